@@ -1,0 +1,88 @@
+"""The one way to publish a job event: persist it with the next sequence number, then send it
+to the channel-layer group ``job.<id>``.
+
+Group sends always run on one long-lived event loop: the ASGI server's loop when this process
+serves HTTP (registered at lifespan startup), otherwise a private loop thread. Channels'
+in-memory layer belongs to one loop, and a send from another loop reached consumers only when
+their receive timed out (~10 s late); channels_redis keeps one connection pool per loop, so one
+loop also means one pool instead of a new connection per event.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import F
+
+from playground.jobs.models import Job, JobEvent
+
+log = logging.getLogger(__name__)
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+SEND_TIMEOUT_S = 5.0
+
+
+def group_name(job_id: int) -> str:
+    return f"job.{job_id}"
+
+
+def use_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Route group sends through ``loop`` (the server's); None goes back to a private loop."""
+    global _loop
+    with _loop_lock:
+        _loop = loop
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def publish(job_id: int, type: str, data: dict, fold: Callable[[Job], list[str]] | None = None) -> dict:
+    """Persist an event (and fold it into the job's summary fields), then broadcast it.
+
+    ``fold`` runs inside the same transaction on the locked job row and returns the names of
+    the fields it changed. Returns the message as clients receive it.
+    """
+    with transaction.atomic():
+        # The UPDATE takes the row lock first, so concurrent publishers get distinct seqs.
+        Job.objects.filter(pk=job_id).update(last_seq=F("last_seq") + 1)
+        job = Job.objects.get(pk=job_id)
+        event = JobEvent.objects.create(job=job, seq=job.last_seq, type=type, data=data)
+        if fold is not None:
+            changed = fold(job)
+            if changed:
+                job.save(update_fields=changed)
+    message = event.message()
+    transaction.on_commit(lambda: broadcast(message))
+    return message
+
+
+def broadcast(message: dict) -> None:
+    """Send a persisted message to its job's group; a failure is logged, never raised."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    coro = layer.group_send(group_name(message["job"]), {"type": "job.event", "event": message})
+    try:
+        loop = _publisher_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(coro)
+            return
+        asyncio.run_coroutine_threadsafe(coro, loop).result(SEND_TIMEOUT_S)
+    except Exception:  # the event is already stored; clients catch up by seq on reconnect
+        log.exception("could not broadcast event %s of job %s", message["seq"], message["job"])

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    recipe = models.CharField(max_length=64)
+    dataset = models.CharField(max_length=64)
+    hyperparameters = models.JSONField(default=dict)
+    precision = models.CharField(max_length=32, default="float32")
+    strategy = models.CharField(max_length=32, default="default")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+
+    # Summaries folded from the event stream, so list/detail reads need no event scan.
+    progress = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    best_epoch = models.PositiveIntegerField(null=True, blank=True)
+    test_metrics = models.JSONField(null=True, blank=True)
+    analysis = models.JSONField(null=True, blank=True)
+    artifacts = models.JSONField(default=list)
+    run_info = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.recipe}/{self.dataset}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def spec_dict(self) -> dict:
+        return {
+            "recipe": self.recipe,
+            "dataset": self.dataset,
+            "hyperparameters": self.hyperparameters,
+            "precision": self.precision,
+            "strategy": self.strategy,
+        }
+
+
+class JobEvent(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=16)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_event_seq_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.seq} {self.type}"
+
+    def message(self) -> dict:
+        return {"seq": self.seq, "type": self.type, "job": self.job_id, "data": self.data}

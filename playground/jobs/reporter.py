@@ -1,0 +1,77 @@
+"""The Django side of trainer's Reporter protocol: every training event is persisted and
+folded into the job row, then broadcast (playground.jobs.events.publish)."""
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.urls import reverse
+
+from playground.jobs import events
+from playground.jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+
+def artifact_url(job_id: int, path: str) -> str:
+    return reverse("job-artifact", kwargs={"pk": job_id, "path": path})
+
+
+def _fold(type: str, data: dict, job_id: int):
+    def fold(job: Job) -> list[str]:
+        if type == "batch":
+            job.progress = {**job.progress, **{k: data.get(k) for k in ("epoch", "epochs", "step", "steps")}}
+            job.progress["samples_per_s"] = data.get("samples_per_s")
+            return ["progress"]
+        if type == "epoch":
+            job.progress = {**job.progress, "epoch": data.get("epoch"), "epochs": data.get("epochs")}
+            metrics = dict(job.metrics)
+            for name, value in (data.get("logs") or {}).items():
+                metrics[name] = [*metrics.get(name, []), value]
+            job.metrics = metrics
+            job.best_epoch = data.get("best_epoch", job.best_epoch)
+            return ["progress", "metrics", "best_epoch"]
+        if type == "artifact":
+            job.artifacts = [*job.artifacts, data]
+            return ["artifacts"]
+        return []
+
+    return fold
+
+
+class JobReporter:
+    """Reporter for one job. Errors are logged and swallowed: reporting never breaks training."""
+
+    def __init__(self, job_id: int, cancel_poll_s: float | None = None):
+        self.job_id = job_id
+        self.cancel_poll_s = settings.PLAYGROUND_CANCEL_POLL_S if cancel_poll_s is None else cancel_poll_s
+        self._checked_at = 0.0
+        self._stop = False
+        self.epoch = 0
+
+    def on_event(self, type: str, data: dict) -> None:
+        try:
+            if type == "artifact" and "path" in data:
+                data = {**data, "url": artifact_url(self.job_id, data["path"])}
+            if type == "batch":
+                self.epoch = data.get("epoch", self.epoch)
+            elif type == "epoch":
+                self.epoch = data.get("epoch", self.epoch) + 1  # the next one has begun
+            events.publish(self.job_id, type, data, fold=_fold(type, data, self.job_id))
+        except Exception:
+            log.exception("job %s: could not record %s event", self.job_id, type)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self._stop and now - self._checked_at >= self.cancel_poll_s:
+            self._checked_at = now
+            try:
+                self._stop = Job.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+            except Exception:
+                log.exception("job %s: could not read the cancel flag", self.job_id)
+        return self._stop
+
+    def where(self) -> str:
+        """Where training was, for error messages: 'in epoch 3' or 'before the first epoch'."""
+        return f"in epoch {self.epoch}" if self.epoch else "before the first epoch"

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from playground.jobs.consumers import JobConsumer
+
+websocket_urlpatterns = [path("ws/jobs/<int:job_id>/", JobConsumer.as_asgi())]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from playground.jobs.models import Job, JobEvent
+from trainer.spec import SpecError, validate_spec
+
+SPEC_FIELDS = ("recipe", "dataset", "hyperparameters", "precision", "strategy")
+
+
+class JobCreateSerializer(serializers.Serializer):
+    """Input of POST /api/v1/jobs/. Validation is trainer.spec.validate_spec, shared with the form."""
+
+    recipe = serializers.CharField(help_text="Recipe name, see GET /api/v1/recipes/.")
+    dataset = serializers.CharField(required=False, help_text="One of the recipe's datasets; default: its default_dataset.")
+    hyperparameters = serializers.DictField(required=False, help_text="Name → value; unspecified ones take their defaults.")
+    precision = serializers.CharField(required=False, help_text="float32 (default), mixed_float16, mixed_bfloat16 or auto.")
+    strategy = serializers.CharField(required=False, help_text="default or mirrored.")
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(SPEC_FIELDS)) if isinstance(self.initial_data, dict) else []
+        errors = {name: [f"Unknown field. Allowed fields: {', '.join(SPEC_FIELDS)}."] for name in unknown}
+        try:
+            attrs["spec"] = validate_spec({k: self.initial_data[k] for k in SPEC_FIELDS if k in self.initial_data})
+        except SpecError as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class ProgressSerializer(serializers.Serializer):
+    epoch = serializers.IntegerField(allow_null=True)
+    epochs = serializers.IntegerField(allow_null=True)
+    step = serializers.IntegerField(allow_null=True)
+    steps = serializers.IntegerField(allow_null=True)
+
+
+class ArtifactSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    variant = serializers.CharField()
+    url = serializers.CharField()
+    bytes = serializers.IntegerField()
+    accuracy = serializers.FloatField(required=False, allow_null=True)
+    files = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    progress = serializers.SerializerMethodField()
+    artifacts = serializers.SerializerMethodField()
+    ws_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "status",
+            "created_at", "started_at", "finished_at", "progress", "metrics", "best_epoch",
+            "test_metrics", "analysis", "error", "artifacts", "run_info", "cancel_requested",
+            "last_seq", "ws_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, job: Job) -> dict:
+        return {k: job.progress.get(k) for k in ("epoch", "epochs", "step", "steps")}
+
+    @extend_schema_field(ArtifactSerializer(many=True))
+    def get_artifacts(self, job: Job) -> list[dict]:
+        request = self.context.get("request")
+        absolute = request.build_absolute_uri if request else (lambda url: url)
+        return [{**artifact, "url": absolute(artifact["url"])} for artifact in job.artifacts]
+
+    def get_ws_url(self, job: Job) -> str:
+        path = f"/ws/jobs/{job.pk}/"
+        request = self.context.get("request")
+        if request is None:
+            return path
+        scheme = "wss" if request.is_secure() else "ws"
+        return f"{scheme}://{request.get_host()}{path}"
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    job = serializers.IntegerField(source="job_id")
+
+    class Meta:
+        model = JobEvent
+        fields = ["seq", "type", "job", "data"]

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from playground.jobs import services
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def run_job(self, job_id: int) -> None:
+    # acks_late + the conditional claim in services: a redelivered message is a no-op.
+    services.run_job(job_id, worker=self.request.hostname or "unknown")
