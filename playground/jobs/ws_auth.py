@@ -35,6 +35,9 @@ class TokenOrSessionAuth:
 
     async def __call__(self, scope, receive, send):
         key = _token_from_headers(scope)
-        if key is None:
-            return await self.session_app(scope, receive, send)
-        return await self.inner(dict(scope, user=await _user_for_token(key)), receive, send)
+        if key is not None:
+            return await self.inner(dict(scope, user=await _user_for_token(key)), receive, send)
+        if not any(name == b"cookie" for name, _ in scope.get("headers", [])):
+            # No credentials at all: let the consumer refuse with its clear 4401 close code.
+            return await self.inner(dict(scope, user=AnonymousUser()), receive, send)
+        return await self.session_app(scope, receive, send)
