@@ -1,0 +1,102 @@
+"""Start the product's processes the way the README does: used by the integration tests and
+the benchmarks, so both measure the real thing."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stack_env(database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "playground.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PLAYGROUND_MEDIA_ROOT": str(tmp / "media"),
+        "PLAYGROUND_DATA_DIR": str(tmp / "data"),
+        "DJANGO_SECRET_KEY": "not-secret-test-stack",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "uvicorn"), "playground.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on"],
+        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+    )
+
+
+def start_worker(env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "celery"), "-A", "playground", "worker", "-Q", "training", "-c", "1",
+         "--prefetch-multiplier=1", "-n", f"{name}@%h", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(predicate, timeout: float, what: str, logs: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log"))) if logs else ""
+    raise TimeoutError(f"{what} not ready after {timeout} s\n{tails}")
+
+
+def web_is_up(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/api/v1/recipes/", timeout=1).status_code == 401
+    except requests.ConnectionError:
+        return False
+
+
+def worker_is_ready(log: Path) -> bool:
+    return " ready." in log.read_text()
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.contextmanager
+def temporary_database(admin_url: str):
+    """A fresh PostgreSQL database for one stack, dropped afterwards; yields its URL."""
+    import psycopg
+
+    name = f"playground_tmp_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
