@@ -1,0 +1,83 @@
+"""Playwright on Debian's Chromium against the embedded playground as `make run` starts it:
+one uvicorn process with its in-process Celery worker and channel layer, on SQLite."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ROOT, free_port, manage, stack_env, start_web, stop, wait_for, web_is_up
+
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@dataclass
+class Site:
+    base_url: str
+    tokens: dict[str, str]
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("embedded")
+    env = stack_env(f"sqlite:///{tmp / 'db.sqlite3'}", "", tmp)
+    manage(env, "migrate", "--noinput")
+    users = {"alice": "pw-alice", "bob": "pw-bob"}
+    tokens = {user: manage(env, "ensure_demo_user", "--username", user, "--password", pw) for user, pw in users.items()}
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    web = start_web(env, port, tmp / "web.log")
+    try:
+        wait_for(lambda: web_is_up(base_url), 60, "embedded playground", tmp)
+        yield Site(base_url, tokens, users)
+    finally:
+        stop([web])
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def log_in(page, site: Site, user: str = "alice") -> None:
+    page.goto(f"{site.base_url}/accounts/login/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", site.passwords[user])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.base_url}/")
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
