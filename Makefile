@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup dev-setup migrate test bench clean
+.PHONY: run setup dev-setup vendor migrate test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,18 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --no-deps -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.runtime
-dev-setup: $(VENV)/.dev
+# Front-end packages from npm (pinned in package-lock.json), served by the app, never a CDN.
+VENDOR := static/vendor
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(VENDOR)
+	cp node_modules/@tensorflow/tfjs/dist/tf.min.js node_modules/@tensorflow/tfjs/dist/tf.min.js.map $(VENDOR)/
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map $(VENDOR)/
+	touch $@
+
+vendor: $(VENDOR)/.stamp
+setup: $(VENV)/.runtime vendor
+dev-setup: $(VENV)/.dev vendor
 
 migrate: setup
 	mkdir -p var
