@@ -1,19 +1,61 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
 from playground.jobs.serializers import JobSerializer
 from trainer.recipes import recipe_catalog
 
 
+def _recipes() -> dict[str, dict]:
+    return {recipe["name"]: recipe for recipe in recipe_catalog()}
+
+
 def home(request):
-    jobs = services.visible_jobs(request.user)[:50] if request.user.is_authenticated else []
-    return render(request, "demos/home.html", {"jobs": jobs, "recipes": recipe_catalog()})
+    jobs = services.visible_jobs(request.user)[:20] if request.user.is_authenticated else []
+    context = {"jobs": jobs, "recipes": recipe_catalog(), "embedded": settings.EMBEDDED_WORKER}
+    return render(request, "demos/home.html", context)
+
+
+def play(request, recipe: str):
+    """The recipe form. GET prefills from the query (a link reproduces a setup); POST trains."""
+    recipe_info = _recipes().get(recipe)
+    if recipe_info is None:
+        raise Http404(f"No recipe {recipe!r}.")
+    errors: dict = {}
+    data = request.GET
+    status = 200
+    if request.method == "POST":
+        data = request.POST
+        if not request.user.is_authenticated:
+            query = urlencode({k: v for k, v in data.items() if k != "csrfmiddlewaretoken"})
+            return redirect_to_login(f"{request.path}?{query}")
+        spec, errors = validate_submission(recipe_info, data)
+        if spec is not None:
+            job = services.create_job(request.user, spec)
+            return redirect("job-detail", pk=job.pk)
+        status = 400
+    hp_fields, top = form_fields(recipe_info, data, errors)
+    context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors}
+    return render(request, "demos/play.html", context, status=status)
 
 
 @login_required
 def job_detail(request, pk: int):
     job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
-    return render(request, "demos/job_detail.html", {"job": job, "job_json": JobSerializer(job, context={"request": request}).data})
+    rerun = {"dataset": job.dataset, "precision": job.precision, "strategy": job.strategy}
+    for name, value in job.hyperparameters.items():
+        rerun[name] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    context = {
+        "job": job,
+        "job_json": JobSerializer(job, context={"request": request}).data,
+        "rerun_query": urlencode(rerun),
+    }
+    return render(request, "demos/job_detail.html", context)

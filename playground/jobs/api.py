@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,6 +14,7 @@ from rest_framework.views import APIView
 
 from playground.jobs import services
 from playground.jobs.serializers import JobCreateSerializer, JobEventSerializer, JobSerializer
+from trainer import inference
 from trainer.recipes import recipe_catalog
 
 EVENTS_PAGE_MAX = 1000
@@ -49,6 +52,81 @@ def _after(request) -> int:
     return after
 
 
+MAX_PREDICT_BATCH = 256
+
+
+class PredictRequestSerializer(serializers.Serializer):
+    """Validated against the model's input shape, passed in the context as `sample_shape`."""
+
+    inputs = serializers.JSONField(
+        help_text="One sample shaped like the model's input (e.g. [8, 8, 1] for digits, [28, 28, 1] for "
+        "MNIST; a trailing channel axis of 1 may be left out) or a batch of up to "
+        f"{MAX_PREDICT_BATCH} of them; pixel values in [0, 1]."
+    )
+
+    def validate_inputs(self, value) -> np.ndarray:
+        sample_shape = self.context["sample_shape"]
+        expected = (f" Expected one sample of shape {list(sample_shape)} or a batch "
+                    f"[n, {', '.join(map(str, sample_shape))}] (n ≤ {MAX_PREDICT_BATCH}) of numbers in [0, 1].")
+        try:
+            _nested_shape(value, depth=0)
+        except ValueError as exc:
+            raise serializers.ValidationError(f"{exc}{expected}") from None
+        array = np.asarray(value, dtype=np.float32)
+        if array.min() < 0 or array.max() > 1:
+            raise serializers.ValidationError(
+                f"Values must be between 0 and 1; found {float(array.min()):g} to {float(array.max()):g}.{expected}"
+            )
+        batch = _as_batch(array, sample_shape)
+        if batch is None:
+            raise serializers.ValidationError(f"Got shape {list(array.shape)}.{expected}")
+        return batch
+
+
+def _nested_shape(value, depth: int) -> tuple[int, ...]:
+    """The shape of a rectangular nested list of finite numbers; ValueError saying what is wrong otherwise."""
+    if isinstance(value, list):
+        if depth > 4:
+            raise ValueError("Nested too deeply: a batch of images has at most 4 axes.")
+        if not value:
+            raise ValueError("Found an empty list.")
+        shapes = {_nested_shape(item, depth + 1) for item in value}
+        if len(shapes) > 1:
+            raise ValueError("Found rows of different lengths; inputs must be a rectangular array.")
+        return (len(value), *shapes.pop())
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"Found {value!r}, which is not a number.")
+    return ()
+
+
+def _as_batch(array: np.ndarray, sample_shape: tuple[int, ...]) -> np.ndarray | None:
+    """`array` as (n, *sample_shape) if it is one sample or a batch (a channel axis of 1 optional), else None."""
+    accepted = [sample_shape]
+    if len(sample_shape) > 1 and sample_shape[-1] == 1:
+        accepted.append(sample_shape[:-1])
+    for shape in accepted:
+        if array.shape == shape:
+            return array.reshape((1, *sample_shape))
+        if array.shape[1:] == shape and 1 <= array.shape[0] <= MAX_PREDICT_BATCH:
+            return array.reshape((-1, *sample_shape))
+    return None
+
+
+PredictResponse = inline_serializer(
+    "PredictResponse",
+    {
+        "predictions": inline_serializer(
+            "Prediction",
+            {"class": serializers.IntegerField(), "probabilities": serializers.ListField(child=serializers.FloatField())},
+            many=True,
+        ),
+        "model": serializers.CharField(help_text='Which artifact answered: "keras h5".'),
+        "input_shape": serializers.ListField(child=serializers.IntegerField()),
+        "latency_ms": serializers.FloatField(help_text="The forward pass on the server, loading excluded."),
+    },
+)
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = JobSerializer
 
@@ -76,6 +154,30 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         except services.JobConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PredictRequestSerializer, responses={200: PredictResponse, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def predict(self, request, pk=None):
+        """Class probabilities from the job's Keras model for one sample or a batch; 409 unless it succeeded."""
+        job = self.get_object()
+        model = next((a for a in job.artifacts if a.get("kind") == "keras"), None)
+        if job.status != job.Status.SUCCEEDED or model is None:
+            reason = f"is {job.status}" if job.status != job.Status.SUCCEEDED else "has no Keras model"
+            return Response(
+                {"detail": f"Job {job.pk} {reason}; predictions need a succeeded job with a Keras model."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        path = services.job_workdir(job.pk) / model["path"]
+        sample_shape = inference.input_shape(path)  # the first predict loads TensorFlow and the model
+        body = PredictRequestSerializer(data=request.data, context={"sample_shape": sample_shape})
+        body.is_valid(raise_exception=True)
+        result = inference.predict(path, body.validated_data["inputs"])
+        predictions = [
+            {"class": k, "probabilities": [float(p) for p in probabilities]}
+            for k, probabilities in zip(result.classes, result.probabilities)
+        ]
+        return Response({"predictions": predictions, "model": "keras h5", "input_shape": list(sample_shape),
+                         "latency_ms": round(result.latency_ms, 3)})
 
     @extend_schema(
         parameters=[

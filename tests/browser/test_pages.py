@@ -1,46 +1,134 @@
-"""Every page in a real browser against the embedded playground."""
+"""The playground pages in a real browser against the embedded playground."""
 from __future__ import annotations
+
+import contextlib
 
 import requests
 
 from tests.browser.conftest import log_in, screenshot
 
 
+def api(site, method: str, path: str, user: str = "alice", **kwargs) -> requests.Response:
+    return requests.request(method, f"{site.base_url}{path}", headers={"Authorization": f"Token {site.tokens[user]}"},
+                            timeout=10, **kwargs)
+
+
 def submit(site, body: dict, user: str = "alice") -> dict:
-    response = requests.post(f"{site.base_url}/api/v1/jobs/", json=body,
-                             headers={"Authorization": f"Token {site.tokens[user]}"}, timeout=10)
+    response = api(site, "POST", "/api/v1/jobs/", user, json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def test_the_login_page_logs_a_user_in_and_home_lists_their_jobs(site, page):
+@contextlib.contextmanager
+def cancelled_afterwards(site, job_id: int):
+    # The embedded worker runs one job at a time: never leave a long job behind for other tests.
+    try:
+        yield
+    finally:
+        api(site, "POST", f"/api/v1/jobs/{job_id}/cancel/")
+
+
+def epochs_seen(page) -> list[int]:
+    return page.evaluate("window.playground.epochPoints.map(p => p.epoch)")
+
+
+def test_home_shows_the_recipes_and_a_newcomer_the_way_in(site, page):
+    page.goto(f"{site.base_url}/")
+
+    assert page.locator(".card h2").count() >= 3
+    assert page.locator(".newcomer a[href='/accounts/login/']").is_visible()
+    screenshot(page, "home_anonymous")
+    assert page.console_errors == []
+
+
+def test_logging_in_leads_home_with_the_users_jobs_and_their_live_status(site, page):
     job = submit(site, {"recipe": "fizzbuzz", "hyperparameters": {"epochs": 2}})
 
     page.goto(f"{site.base_url}/accounts/login/")
     screenshot(page, "login")
     log_in(page, site)
 
-    assert page.locator(f"#jobs a[href='/jobs/{job['id']}/']").is_visible()
-    assert page.locator(".card h2").count() >= 3
+    row = page.locator(f"#jobs tr[data-job='{job['id']}']")
+    assert row.is_visible()
+    page.wait_for_selector(f"#jobs tr[data-job='{job['id']}'] .status-succeeded", timeout=120_000)
     screenshot(page, "home")
     assert page.console_errors == []
 
 
-def test_the_job_page_streams_epochs_live_and_lists_the_exports(site, page):
+def test_the_recipe_form_keeps_its_setup_in_the_url_and_trains_on_the_server(site, page):
     log_in(page, site)
-    job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 4, "hidden_layers": [32]}})
+    page.goto(f"{site.base_url}/play/mlp/?epochs=12&activation=tanh&hidden_layers=32")
 
-    page.goto(f"{site.base_url}/jobs/{job['id']}/")
+    assert page.input_value("#id_epochs") == "12"
+    assert page.input_value("#id_activation") == "tanh"
+    page.fill("#id_batch_size", "16")
+    page.dispatch_event("#id_batch_size", "input")
+    assert "batch_size=16" in page.url and "epochs=12" in page.url
+    screenshot(page, "play_mlp")
+    page.click("#train")
+    page.wait_for_url("**/jobs/*/")
+    job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+    # Live: an epoch point is drawn while the job is still running.
+    page.wait_for_function("window.playground.epochPoints.length >= 1 && window.playground.state.status === 'running'",
+                           timeout=120_000)
     page.wait_for_selector("#status.status-succeeded", timeout=120_000)
 
-    epochs = page.locator("#events tr[data-type=epoch]")
-    assert epochs.count() == 4
-    seqs = [int(s) for s in page.locator("#events tr").evaluate_all("rows => rows.map(r => r.dataset.seq)")]
-    assert seqs == list(range(1, len(seqs) + 1))
-    assert page.locator("#artifacts li").count() == 4
-    assert page.locator("#connection").inner_text() == "live"
+    job = api(site, "GET", f"/api/v1/jobs/{job_id}/").json()
+    assert job["hyperparameters"] | {"epochs": 12, "activation": "tanh", "batch_size": 16, "hidden_layers": [32]} == job["hyperparameters"]
+    assert epochs_seen(page) == list(range(1, 13))
+    assert page.evaluate("window.playground.epochPoints.map(p => p.val_loss)") == job["metrics"]["val_loss"]
+    assert page.locator("#epochs tr.best").count() == 1
+    assert page.locator("#exports tr").count() == 4
+    assert page.locator("#test-metrics").inner_text().startswith("loss")
+    assert page.locator("#try-link").is_visible()
     screenshot(page, "job")
     assert page.console_errors == []
+
+
+def test_the_recipe_form_shows_server_errors_at_the_field(site, page):
+    log_in(page, site)
+    page.goto(f"{site.base_url}/play/mlp/?epochs=0&hidden_layers=8,x")
+
+    page.click("#train")
+
+    epochs_error = page.locator(".field[data-field=epochs] .field-error")
+    assert "between 1 and" in epochs_error.inner_text()
+    assert "whole numbers" in page.locator(".field[data-field=hidden_layers] .field-error").inner_text()
+    assert page.input_value("#id_epochs") == "0"
+    screenshot(page, "play_errors")
+
+
+def test_reloading_mid_training_redraws_every_point_without_gaps(site, page):
+    log_in(page, site)
+    job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 400, "batch_size": 8, "hidden_layers": [64]}})
+    with cancelled_afterwards(site, job["id"]):
+        page.goto(f"{site.base_url}/jobs/{job['id']}/")
+        page.wait_for_function("window.playground.epochPoints.length >= 2", timeout=120_000)
+
+        page.reload()
+        page.wait_for_function("window.playground.epochPoints.length >= 4", timeout=120_000)
+
+        seen = epochs_seen(page)
+        assert seen == list(range(1, len(seen) + 1))
+        seqs = [int(s) for s in page.locator("#events tr").evaluate_all("rows => rows.map(r => r.dataset.seq)")]
+        assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_the_cancel_button_stops_a_running_job(site, page):
+    log_in(page, site)
+    job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 400, "batch_size": 8}})
+    with cancelled_afterwards(site, job["id"]):
+        page.goto(f"{site.base_url}/jobs/{job['id']}/")
+        page.wait_for_function("window.playground.epochPoints.length >= 1", timeout=120_000)
+
+        page.click("#cancel")
+
+        page.wait_for_selector("#status.status-cancelled", timeout=60_000)
+        assert page.locator("#banner").inner_text() == "Cancelled."
+        assert len(epochs_seen(page)) < 400
+        assert page.locator("#cancel").is_hidden()
+        assert page.console_errors == []
 
 
 def test_another_users_job_page_is_a_404(site, page):

@@ -1,0 +1,90 @@
+"""The recipe form: fields generated from a recipe's hyperparameter schema. Browsers send
+strings; they are parsed by the schema's types here, then validated by trainer.spec exactly as
+the API validates JSON, so form and API accept and reject the same things."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.spec import PRECISIONS, STRATEGIES, SpecError, validate_spec
+
+TOP_FIELDS = ("dataset", "precision", "strategy")
+
+
+@dataclass
+class Field:
+    name: str
+    schema: dict
+    value: Any
+    errors: list[str]
+
+    @property
+    def input_value(self) -> str:
+        if self.schema["type"] == "int_list" and isinstance(self.value, list):
+            return ", ".join(str(v) for v in self.value)
+        return "" if self.value is None else str(self.value)
+
+
+def _parse(kind: str, raw: str) -> Any:
+    raw = raw.strip()
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "bool":
+        return raw.lower() in ("1", "true", "on", "yes")
+    if kind == "int_list":
+        return [int(part) for part in raw.replace(" ", "").split(",") if part]
+    return raw
+
+
+_EXPECTED = {"int": "a whole number", "float": "a number", "int_list": "whole numbers separated by commas"}
+
+
+def parse_submission(recipe: dict, data) -> tuple[dict, dict]:
+    """Returns (spec data, errors) from a query dict; values not given keep their defaults."""
+    hyperparameters, errors = {}, {}
+    for name, schema in recipe["hyperparameters"].items():
+        if name not in data:
+            continue
+        raw = data.get(name, "")
+        try:
+            hyperparameters[name] = _parse(schema["type"], raw)
+        except ValueError:
+            errors[name] = [f"Expected {_EXPECTED.get(schema['type'], 'a value')}, got {raw!r}."]
+    spec = {"recipe": recipe["name"], "hyperparameters": hyperparameters}
+    spec.update({name: data[name] for name in TOP_FIELDS if data.get(name)})
+    return spec, errors
+
+
+def validate_submission(recipe: dict, data) -> tuple[Any, dict]:
+    """Returns (JobSpec or None, field → messages)."""
+    spec_data, errors = parse_submission(recipe, data)
+    try:
+        spec = validate_spec(spec_data)
+    except SpecError as exc:
+        for field, messages in exc.errors.items():
+            if field == "hyperparameters" and isinstance(messages, dict):
+                for name, hp_messages in messages.items():
+                    errors.setdefault(name, []).extend(hp_messages)
+            else:
+                errors.setdefault(field, []).extend(messages if isinstance(messages, list) else [str(messages)])
+        spec = None
+    return (None if errors else spec), errors
+
+
+def form_fields(recipe: dict, data, errors: dict) -> tuple[list[Field], dict]:
+    """Hyperparameter fields and the top-level choices, prefilled from `data` (query or POST)."""
+    hp_fields = [
+        Field(name, schema, data.get(name, schema["default"]), errors.get(name, []))
+        for name, schema in recipe["hyperparameters"].items()
+    ]
+    top = {
+        "dataset": Field("dataset", {"type": "str", "choices": recipe["datasets"]},
+                         data.get("dataset", recipe["default_dataset"]), errors.get("dataset", [])),
+        "precision": Field("precision", {"type": "str", "choices": list(PRECISIONS)},
+                           data.get("precision", "float32"), errors.get("precision", [])),
+        "strategy": Field("strategy", {"type": "str", "choices": list(STRATEGIES)},
+                          data.get("strategy", "default"), errors.get("strategy", [])),
+    }
+    return hp_fields, top

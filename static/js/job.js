@@ -1,0 +1,263 @@
+// The live job page: one WebSocket (/ws/jobs/<id>/?after=<seq>) feeds status, progress, charts,
+// the epoch table, samples, test metrics and exports. A finished job renders the same way from
+// its stored events; after a drop the page reconnects with the last seq and loses nothing.
+const job = JSON.parse(document.getElementById("job-data").textContent);
+const $ = (id) => document.getElementById(id);
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+const IMAGE_DATASETS = new Set(["digits", "mnist", "fashion_mnist"]);
+
+const state = {
+  lastSeq: 0,
+  status: job.status,
+  startedAt: job.started_at ? Date.parse(job.started_at) : null,
+  epochs: new Map(), // epoch -> data
+  bestEpoch: null,
+  smoothed: null,
+  retryMs: 500,
+};
+// Read by the browser tests, handy in the console too.
+window.playground = { state, epochPoints: [], batchPoints: [] };
+
+$("settings").textContent = JSON.stringify(
+  { hyperparameters: job.hyperparameters, precision: job.precision, strategy: job.strategy }, null, 1);
+
+const fmt = (v, digits = 4) => (typeof v === "number" ? v.toFixed(digits) : "–");
+const bytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} kB`);
+const duration = (s) => {
+  if (!isFinite(s) || s < 0) return "–";
+  const m = Math.floor(s / 60);
+  return m ? `${m} min ${Math.round(s % 60)} s` : `${s.toFixed(1)} s`;
+};
+
+function lineChart(canvas, series) {
+  return new Chart(canvas, {
+    type: "line",
+    data: { datasets: series.map(([label, color, options]) => ({
+      label, data: [], borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 2, ...options,
+    })) },
+    options: {
+      animation: false, parsing: false, normalized: true, responsive: true,
+      scales: { x: { type: "linear", title: { display: true, text: "epoch" }, min: 0 } },
+      plugins: { legend: { position: "bottom" } },
+    },
+  });
+}
+
+const lossChart = lineChart($("loss-chart"), [
+  ["loss (batches, smoothed)", "rgba(11, 87, 208, .35)", { pointRadius: 0, borderWidth: 1 }],
+  ["loss", "#0b57d0"],
+  ["val_loss", "#d93025"],
+]);
+const accuracyChart = lineChart($("accuracy-chart"), [
+  ["accuracy", "#0b57d0"],
+  ["val_accuracy", "#d93025"],
+]);
+let redrawQueued = false;
+function redraw() {
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => {
+    redrawQueued = false;
+    lossChart.update("none");
+    accuracyChart.update("none");
+  });
+}
+
+function showStatus(status) {
+  state.status = status;
+  $("status").textContent = status;
+  $("status").className = `badge status-${status}`;
+  $("cancel").hidden = FINISHED.has(status);
+  $("try-link").hidden = !(status === "succeeded" && IMAGE_DATASETS.has(job.dataset));
+  if (status === "running" && !state.startedAt) state.startedAt = Date.now();
+  if (FINISHED.has(status)) {
+    $("progress-text").textContent = status === "succeeded" ? "finished" : status;
+    if (status === "succeeded") $("progress").value = 1;
+  }
+}
+
+function banner(text, kind) {
+  const el = $("banner");
+  el.hidden = false;
+  el.className = `banner banner-${kind}`;
+  el.textContent = text;
+}
+
+function showProgress({ epoch, epochs, step, steps, samples_per_s }) {
+  if (!epochs) return;
+  const done = Math.min(1, ((epoch - 1) + (steps ? step / steps : 1)) / epochs);
+  $("progress").value = done;
+  let text = `epoch ${epoch}/${epochs}` + (steps ? ` · step ${step}/${steps}` : "");
+  if (samples_per_s) text += ` · ${Math.round(samples_per_s)} samples/s`;
+  if (state.startedAt && done > 0 && !FINISHED.has(state.status)) {
+    const elapsed = (Date.now() - state.startedAt) / 1000;
+    text += ` · ETA ${duration((elapsed * (1 - done)) / done)}`;
+  }
+  $("progress-text").textContent = text;
+}
+
+function onBatch(data) {
+  const x = data.epoch - 1 + data.step / data.steps;
+  const loss = data.logs?.loss;
+  if (typeof loss === "number" && isFinite(loss)) {
+    state.smoothed = state.smoothed === null ? loss : 0.7 * state.smoothed + 0.3 * loss;
+    lossChart.data.datasets[0].data.push({ x, y: state.smoothed });
+    window.playground.batchPoints.push({ x, loss });
+  }
+  if (!FINISHED.has(state.status)) showProgress(data);
+  redraw();
+}
+
+function onEpoch(data) {
+  const logs = data.logs || {};
+  state.epochs.set(data.epoch, data);
+  const x = data.epoch;
+  const push = (chart, index, value) => { if (typeof value === "number") chart.data.datasets[index].data.push({ x, y: value }); };
+  push(lossChart, 1, logs.loss);
+  push(lossChart, 2, logs.val_loss);
+  push(accuracyChart, 0, logs.accuracy);
+  push(accuracyChart, 1, logs.val_accuracy);
+  window.playground.epochPoints.push({ epoch: data.epoch, ...logs });
+  if (data.best_epoch) state.bestEpoch = data.best_epoch;
+
+  const row = document.createElement("tr");
+  row.dataset.epoch = data.epoch;
+  for (const value of [data.epoch, fmt(logs.loss), fmt(logs.accuracy), fmt(logs.val_loss), fmt(logs.val_accuracy), duration(data.duration_s)]) {
+    const cell = document.createElement("td");
+    cell.textContent = value;
+    row.append(cell);
+  }
+  row.append(document.createElement("td"));
+  $("epochs").append(row);
+  markBest();
+  if (!FINISHED.has(state.status)) showProgress({ ...data, step: null, steps: null });
+  redraw();
+}
+
+function markBest() {
+  for (const row of $("epochs").rows) {
+    const best = Number(row.dataset.epoch) === state.bestEpoch;
+    row.classList.toggle("best", best);
+    row.cells[6].textContent = best ? "★ best" : "";
+  }
+}
+
+function onSample(data) {
+  $("sample-box").hidden = false;
+  $("sample-caption").textContent = `after epoch ${data.epoch}` + (typeof data.accuracy === "number" ? ` · ${fmt(data.accuracy, 2)} correct` : "");
+  $("sample").textContent = Array.isArray(data.predictions) ? data.predictions.join(" ") : JSON.stringify(data, null, 1);
+}
+
+function onLog({ message = "" }) {
+  if (message.startsWith("Early stopping")) banner(message, "info");
+}
+
+function onArtifact(a) {
+  $("exports-box").hidden = false;
+  const row = document.createElement("tr");
+  row.dataset.variant = `${a.kind}-${a.variant}`;
+  const links = (a.files || [a.path]).map((file) => {
+    const link = document.createElement("a");
+    link.href = `/api/v1/jobs/${job.id}/artifacts/${file}`;
+    link.textContent = file.split("/").pop();
+    link.download = "";
+    return link;
+  });
+  for (const value of [a.kind === "tfjs" ? "TF.js" : "Keras", a.variant, bytes(a.bytes), fmt(a.accuracy)]) {
+    const cell = document.createElement("td");
+    cell.textContent = value;
+    row.append(cell);
+  }
+  const files = document.createElement("td");
+  links.forEach((link, i) => files.append(...(i ? [" ", link] : [link])));
+  row.append(files);
+  $("exports").append(row);
+}
+
+function onFinalStatus(data) {
+  if (data.status === "failed") banner(`Failed: ${data.error || "see the event stream"}`, "error");
+  if (data.status === "cancelled") banner("Cancelled.", "info");
+}
+
+function showTestMetrics(metrics) {
+  if (!metrics) return;
+  $("test-box").hidden = false;
+  $("test-metrics").textContent = Object.entries(metrics).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ");
+}
+
+function appendRaw(message) {
+  const row = document.createElement("tr");
+  row.dataset.seq = message.seq;
+  row.dataset.type = message.type;
+  for (const value of [message.seq, message.type]) {
+    const cell = document.createElement("td");
+    cell.textContent = value;
+    row.append(cell);
+  }
+  const cell = document.createElement("td");
+  const code = document.createElement("code");
+  code.textContent = JSON.stringify(message.data);
+  cell.append(code);
+  row.append(cell);
+  $("events").append(row);
+  $("event-count").textContent = message.seq;
+}
+
+function handle(message) {
+  if (message.type === "snapshot") {
+    if (message.data.started_at) state.startedAt = Date.parse(message.data.started_at);
+    showStatus(message.data.status);
+    showTestMetrics(message.data.test_metrics);
+    return;
+  }
+  if (message.seq <= state.lastSeq) return;
+  state.lastSeq = message.seq;
+  appendRaw(message);
+  const data = message.data;
+  switch (message.type) {
+    case "status": showStatus(data.status); onFinalStatus(data); break;
+    case "batch": onBatch(data); break;
+    case "epoch": onEpoch(data); break;
+    case "sample": onSample(data); break;
+    case "log": onLog(data); break;
+    case "artifact": onArtifact(data); break;
+  }
+  if (message.type === "status" && data.status === "succeeded") refreshTestMetrics();
+}
+
+async function refreshTestMetrics() {
+  const response = await fetch(`/api/v1/jobs/${job.id}/`, { headers: { Accept: "application/json" } });
+  if (response.ok) showTestMetrics((await response.json()).test_metrics);
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/jobs/${job.id}/?after=${state.lastSeq}`);
+  ws.onopen = () => { $("connection").textContent = "live"; state.retryMs = 500; };
+  ws.onmessage = (event) => handle(JSON.parse(event.data));
+  ws.onclose = (event) => {
+    if (event.code >= 4400 && event.code < 4500) {
+      $("connection").textContent = `refused (${event.code})`;
+      return;
+    }
+    $("connection").textContent = "reconnecting";
+    setTimeout(connect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, 10000);
+  };
+  window.playground.socket = ws;
+}
+
+$("cancel").addEventListener("click", async () => {
+  $("cancel").disabled = true;
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const response = await fetch(`/api/v1/jobs/${job.id}/cancel/`, { method: "POST", headers: { "X-CSRFToken": csrf } });
+  if (!response.ok) {
+    banner(`Could not cancel: ${(await response.json()).detail || response.status}`, "error");
+    $("cancel").disabled = false;
+  } else {
+    $("cancel").textContent = "Cancelling…";
+  }
+});
+
+showStatus(job.status);
+connect();
