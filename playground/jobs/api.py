@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from playground.jobs import services
+from playground.jobs.models import Job
 from playground.jobs.serializers import JobCreateSerializer, JobEventSerializer, JobSerializer
 from trainer import inference
 from trainer.recipes import recipe_catalog
@@ -129,6 +130,7 @@ PredictResponse = inline_serializer(
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = JobSerializer
+    queryset = Job.objects.none()  # for the schema's path parameter types; get_queryset decides
 
     def get_queryset(self):
         # Another user's job is simply not in the queryset: 404, never 403.
