@@ -1,0 +1,90 @@
+"""The recipe catalog: what can be trained, on which data, with which knobs.
+
+Importing this package does not import TensorFlow; each recipe's `build` does, when called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from trainer.hyperparams import Param
+
+if TYPE_CHECKING:
+    import numpy as np
+    import tf_keras as keras
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A trainable demo: a model builder plus its datasets and hyperparameter schema.
+
+    Attributes:
+        name: identifier used in job specs and URLs.
+        title: human-readable name.
+        task: kind of problem; "classification" for every current recipe.
+        description: two lines for the gallery.
+        datasets: names of the datasets it can train on.
+        default_dataset: the dataset used when a job names none.
+        hyperparameters: COMMON plus the recipe's own knobs, with recipe-appropriate defaults.
+        build: `build(hp, input_shape, num_classes)` returns an uncompiled `tf_keras.Model`.
+        dataset_options: names of hyperparameters that are passed on to `datasets.load`
+            (FizzBuzz's `num_digits` shapes its data as well as its model).
+        sample: optional `sample(model, x_test, y_test)` returning recipe-specific outputs
+            (a `sample` event's data) after each epoch.
+    """
+
+    name: str
+    title: str
+    task: str
+    description: str
+    datasets: tuple[str, ...]
+    default_dataset: str
+    hyperparameters: dict[str, Param]
+    build: Callable[[dict[str, Any], tuple[int, ...], int], keras.Model]
+    dataset_options: tuple[str, ...] = ()
+    sample: Callable[[keras.Model, np.ndarray, np.ndarray], dict[str, Any]] | None = None
+
+    def defaults(self) -> dict[str, Any]:
+        """Returns every hyperparameter's default value."""
+        return {name: param.default for name, param in self.hyperparameters.items()}
+
+    def catalog_entry(self) -> dict[str, Any]:
+        """Returns this recipe as one item of GET /api/v1/recipes/."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "task": self.task,
+            "description": self.description,
+            "datasets": list(self.datasets),
+            "default_dataset": self.default_dataset,
+            "hyperparameters": {
+                name: param.schema() for name, param in self.hyperparameters.items()
+            },
+        }
+
+
+def _load_recipes() -> dict[str, Recipe]:
+    from trainer.recipes import fizzbuzz, lenet, mlp
+
+    return {module.RECIPE.name: module.RECIPE for module in (mlp, lenet, fizzbuzz)}
+
+
+RECIPES: dict[str, Recipe] = _load_recipes()
+
+
+def get_recipe(name: str) -> Recipe:
+    """Returns the recipe called `name`.
+
+    Raises:
+        KeyError: naming the known recipes.
+    """
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise KeyError(f"Unknown recipe {name!r}. Choose one of: {', '.join(RECIPES)}.") from None
+
+
+def recipe_catalog() -> list[dict[str, Any]]:
+    """Returns the payload of GET /api/v1/recipes/: one entry per recipe."""
+    return [recipe.catalog_entry() for recipe in RECIPES.values()]

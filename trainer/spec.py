@@ -1,0 +1,134 @@
+"""Job specs: the validated description of one training run, shared by API, forms and CLI."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.recipes import RECIPES
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+STRATEGIES = ("default", "mirrored")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train: a recipe, its dataset and complete hyperparameters.
+
+    Attributes:
+        recipe: a key of `trainer.recipes.RECIPES`.
+        dataset: one of the recipe's datasets.
+        hyperparameters: every hyperparameter of the recipe, validated, defaults filled in.
+        precision: "float32", "mixed_float16", "mixed_bfloat16" or "auto".
+        strategy: "default" (one device) or "mirrored" (all local GPUs).
+    """
+
+    recipe: str
+    dataset: str
+    hyperparameters: dict[str, Any]
+    precision: str = "float32"
+    strategy: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-safe dict that `validate_spec` turns back into an equal spec."""
+        return {
+            "recipe": self.recipe,
+            "dataset": self.dataset,
+            "hyperparameters": copy.deepcopy(self.hyperparameters),
+            "precision": self.precision,
+            "strategy": self.strategy,
+        }
+
+
+class SpecError(ValueError):
+    """A job spec with problems; `errors` maps each field to its messages.
+
+    Hyperparameter problems nest one level: `{"hyperparameters": {name: [message, ...]}}`.
+    """
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        self.errors = errors
+        super().__init__(f"Invalid job spec: {errors}")
+
+
+def validate_spec(data: Mapping[str, Any]) -> JobSpec:
+    """Returns a complete `JobSpec` for submitted data (e.g. a POST /api/v1/jobs/ body).
+
+    Args:
+        data: `recipe` (required), `dataset`, `hyperparameters`, `precision`, `strategy`.
+            Other keys are ignored, as DRF serializers ignore unknown fields.
+
+    Raises:
+        SpecError: listing every problem found, not just the first.
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError({"non_field_errors": [
+            f"Expected an object with recipe, dataset and hyperparameters, got {data!r}."
+        ]})
+    errors: dict[str, Any] = {}
+
+    recipe = None
+    recipe_name = data.get("recipe")
+    if recipe_name is None:
+        errors["recipe"] = ["This field is required."]
+    elif not isinstance(recipe_name, str) or recipe_name not in RECIPES:
+        errors["recipe"] = [f"Unknown recipe {recipe_name!r}. Choose one of: {', '.join(RECIPES)}."]
+    else:
+        recipe = RECIPES[recipe_name]
+
+    dataset = data.get("dataset")
+    if recipe is not None:
+        if dataset is None:
+            dataset = recipe.default_dataset
+        elif dataset not in recipe.datasets:
+            errors["dataset"] = [
+                f"Unknown dataset {dataset!r} for recipe {recipe.name}. "
+                f"Choose one of: {', '.join(recipe.datasets)}."
+            ]
+
+    hyperparameters = data.get("hyperparameters")
+    if hyperparameters is None:
+        hyperparameters = {}
+    if not isinstance(hyperparameters, Mapping):
+        errors["hyperparameters"] = [
+            f"Expected an object mapping hyperparameter names to values, got {hyperparameters!r}."
+        ]
+    elif recipe is not None:
+        hyperparameters, hp_errors = _validate_hyperparameters(recipe.hyperparameters,
+                                                               hyperparameters)
+        if hp_errors:
+            errors["hyperparameters"] = hp_errors
+
+    for field, choices, default in (("precision", PRECISIONS, "float32"),
+                                    ("strategy", STRATEGIES, "default")):
+        value = data.get(field, default)
+        if value not in choices:
+            errors[field] = [f"Unknown {field} {value!r}. Choose one of: {', '.join(choices)}."]
+
+    if errors:
+        raise SpecError(errors)
+    return JobSpec(
+        recipe=recipe.name,
+        dataset=dataset,
+        hyperparameters=hyperparameters,
+        precision=data.get("precision", "float32"),
+        strategy=data.get("strategy", "default"),
+    )
+
+
+def _validate_hyperparameters(schema, submitted: Mapping[str, Any]):
+    values = {name: copy.deepcopy(param.default) for name, param in schema.items()}
+    errors: dict[str, list[str]] = {}
+    for name, value in submitted.items():
+        if name not in schema:
+            errors[str(name)] = [
+                f"Unknown hyperparameter {name!r}. Allowed: {', '.join(sorted(schema))}."
+            ]
+            continue
+        try:
+            values[name] = schema[name].validate(value)
+        except ValueError as error:
+            errors[name] = [str(error)]
+    return values, errors
