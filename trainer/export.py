@@ -6,7 +6,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,20 +24,36 @@ TFJS_VARIANTS: dict[str, dict[str, str] | None] = {
 
 def export_model(model, workdir: str | os.PathLike, x_test: np.ndarray,
                  y_test: np.ndarray) -> list[dict[str, Any]]:
+    """Exports a classifier and records each artifact's test accuracy (see `export_keras_model`).
+
+    Args:
+        model: a trained tf_keras classifier.
+        workdir: the job's folder; artifact paths are relative to it.
+        x_test: test inputs.
+        y_test: integer test labels.
+    """
+    return export_keras_model(model, workdir, lambda loaded: {"accuracy": _accuracy(loaded, x_test, y_test)})
+
+
+def export_keras_model(model, workdir: str | os.PathLike,
+                       evaluate: Callable[[Any], dict[str, float]] | None = None,
+                       name: str | None = None) -> list[dict[str, Any]]:
     """Saves `model.h5` and `tfjs/<variant>/` under `workdir` and measures each artifact.
 
-    Every artifact is loaded back the way its consumer would load it and evaluated on the
-    test set, so the recorded accuracy is that of the files, quantization included.
+    Every artifact is loaded back the way its consumer would load it and passed to
+    `evaluate`, so the recorded figures are those of the files, quantization included.
 
     Args:
         model: a trained tf_keras model (a mixed precision one is converted to float32 first).
         workdir: the job's folder; artifact paths are relative to it.
-        x_test: test inputs.
-        y_test: integer test labels.
+        evaluate: `evaluate(loaded_model) -> {metric: value}`, merged into each artifact.
+        name: for jobs that export several models (an encoder and a decoder, a generator):
+            files go to `<name>.h5` and `tfjs/<name>/<variant>/`, and artifacts carry
+            `"model": name`.
 
     Returns:
         One dict per artifact: `{"kind": "keras" | "tfjs", "variant", "path", "files",
-        "bytes", "accuracy"}`.
+        "bytes", **metrics}` (+ `"model"` when `name` is given).
 
     Raises:
         ValueError: a TF.js export did not produce a layers-model.
@@ -48,15 +64,16 @@ def export_model(model, workdir: str | os.PathLike, x_test: np.ndarray,
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     model = as_float32(model)
+    evaluate = evaluate or (lambda loaded: {})
+    extra = {"model": name} if name else {}
 
-    h5_path = workdir / "model.h5"
+    h5_path = workdir / f"{name or 'model'}.h5"
     model.save(h5_path)
     artifacts = [_artifact(workdir, "keras", "h5", h5_path, [h5_path],
-                           _accuracy(keras.models.load_model(h5_path, compile=False),
-                                     x_test, y_test))]
+                           {**extra, **evaluate(keras.models.load_model(h5_path, compile=False))})]
 
     for variant, quantization in TFJS_VARIANTS.items():
-        folder = workdir / "tfjs" / variant
+        folder = workdir / "tfjs" / name / variant if name else workdir / "tfjs" / variant
         converters.save_keras_model(model, str(folder), quantization_dtype_map=quantization)
         model_json = folder / "model.json"
         manifest = json.loads(model_json.read_text())
@@ -66,7 +83,7 @@ def export_model(model, workdir: str | os.PathLike, x_test: np.ndarray,
                   for path in group["paths"]]
         loaded = converters.load_keras_model(str(model_json))
         artifacts.append(_artifact(workdir, "tfjs", variant, model_json, [model_json, *shards],
-                                   _accuracy(loaded, x_test, y_test)))
+                                   {**extra, **evaluate(loaded)}))
     return artifacts
 
 
@@ -108,12 +125,12 @@ def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _artifact(workdir: Path, kind: str, variant: str, path: Path, files: list[Path],
-              accuracy: float) -> dict[str, Any]:
+              metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": kind,
         "variant": variant,
         "path": path.relative_to(workdir).as_posix(),
         "files": [file.relative_to(workdir).as_posix() for file in files],
         "bytes": sum(file.stat().st_size for file in files),
-        "accuracy": accuracy,
+        **metrics,
     }

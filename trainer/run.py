@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,77 @@ class _SafeReporter:
         self.on_event("log", {"message": message})
 
 
+@dataclass
+class RunContext:
+    """Everything a recipe's runner needs; built by `train()`.
+
+    A runner (`Recipe.run`, default `run_classification`) loads data, builds the model under
+    `strategy.scope()`, fits it with `callback(...)` (progress, checkpoints, cancel, NaN,
+    early stopping), evaluates, exports, and returns its part of the result.
+    """
+
+    spec: JobSpec
+    recipe: Any
+    hp: dict[str, Any]
+    workdir: Path
+    events: _SafeReporter
+    data_dir: str | os.PathLike | None
+    dataset: Any
+    strategy: Any
+    precision: str
+    devices: list[str]
+    batch_interval: float
+
+    def load_dataset(self, **options):
+        """Returns the dataset given to `train()`, else `datasets.load(spec.dataset, ...)`."""
+        if self.dataset is None:
+            options = {**{name: self.hp[name] for name in self.recipe.dataset_options}, **options}
+            self.dataset = datasets.load(self.spec.dataset, self.data_dir, **options)
+        return self.dataset
+
+    def callback(self, *, num_samples: int, batch_size: int, monitor: str | None = "val_loss",
+                 sample=None):
+        """Returns the job callback for `model.fit` (see `_JobCallback`).
+
+        Args:
+            num_samples: training samples per epoch (for samples/s).
+            batch_size: samples per step.
+            monitor: the epoch log to minimise for the best epoch and early stopping; None
+                makes the latest epoch the best (e.g. a GAN, which has no validation loss).
+            sample: optional `sample(model) -> dict`, sent as a `sample` event every epoch.
+        """
+        return _job_callback_class()(
+            self.events, self.workdir / "checkpoints", patience=self.hp.get("patience", 0),
+            batch_size=batch_size, num_samples=num_samples, batch_interval=self.batch_interval,
+            sample=sample, monitor=monitor,
+        )
+
+    def fit_summary(self, callback, history, fit_seconds: float, num_samples: int) -> dict[str, Any]:
+        """Returns the result keys every runner shares, from a finished `model.fit`."""
+        epochs_run = callback.completed_epochs
+        return {
+            "status": "cancelled" if callback.cancelled else "succeeded",
+            "epochs_run": epochs_run,
+            "best_epoch": callback.best_epoch,
+            # A cancelled epoch is cut short; Keras still logs it, but it is not an epoch.
+            "history": {name: [float(v) for v in values[:epochs_run]]
+                        for name, values in history.history.items()},
+            "fit_seconds": fit_seconds,
+            "samples_per_s": num_samples * epochs_run / fit_seconds if fit_seconds else 0.0,
+        }
+
+    def publish_artifacts(self, artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for artifact in artifacts:
+            self.events.on_event("artifact", artifact)
+        return artifacts
+
+
 def train(
     spec: JobSpec,
     reporter: Reporter,
     workdir: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
-    dataset: datasets.Dataset | None = None,
+    dataset: Any = None,
     *,
     batch_interval: float = 0.25,
 ) -> dict[str, Any]:
@@ -85,77 +151,65 @@ def train(
     import tensorflow as tf
     import tf_keras as keras
 
-    from trainer.export import export_model
-
     recipe = get_recipe(spec.recipe)
     hp = {**recipe.defaults(), **spec.hyperparameters}
-    workdir = Path(workdir)
-    events = _SafeReporter(reporter)
     keras.utils.set_random_seed(hp["seed"])
-
     precision = resolve_precision(spec.precision)
     keras.mixed_precision.set_global_policy(precision)
     try:
-        if dataset is None:
-            options = {name: hp[name] for name in recipe.dataset_options}
-            dataset = datasets.load(spec.dataset, data_dir, **options)
-        x_train, y_train, x_val, y_val = split_validation(
-            dataset.x_train, dataset.y_train, hp["validation_split"], hp["seed"]
-        )
         strategy = (tf.distribute.MirroredStrategy() if spec.strategy == "mirrored"
                     else tf.distribute.get_strategy())
-        devices = _device_names(tf, strategy, spec.strategy)
-        events.log(f"Training {recipe.name} on {dataset.name} ({len(x_train)} train, "
-                   f"{len(x_val)} validation samples) with {precision} on {', '.join(devices)}.")
-        with strategy.scope():
-            model = recipe.build(hp, dataset.input_shape, dataset.num_classes)
-            model.compile(
-                optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-
-        callback = _job_callback_class()(
-            events, workdir / "checkpoints", patience=hp["patience"],
-            batch_size=hp["batch_size"], num_samples=len(x_train),
-            batch_interval=batch_interval,
-            sample=(lambda m: recipe.sample(m, dataset.x_test, dataset.y_test))
-            if recipe.sample else None,
+        context = RunContext(
+            spec=spec, recipe=recipe, hp=hp, workdir=Path(workdir), events=_SafeReporter(reporter),
+            data_dir=data_dir, dataset=dataset, strategy=strategy, precision=precision,
+            devices=_device_names(tf, strategy, spec.strategy), batch_interval=batch_interval,
         )
-        started = time.perf_counter()
-        history = model.fit(
-            x_train, y_train, validation_data=(x_val, y_val), epochs=hp["epochs"],
-            batch_size=hp["batch_size"], shuffle=True, callbacks=[callback], verbose=0,
-        )
-        fit_seconds = time.perf_counter() - started
-
-        # A cancelled epoch is cut short; Keras still logs it, but it is not an epoch.
-        epochs_run = callback.completed_epochs
-        result: dict[str, Any] = {
-            "status": "cancelled" if callback.cancelled else "succeeded",
-            "epochs_run": epochs_run,
-            "best_epoch": callback.best_epoch,
-            "history": {name: [float(v) for v in values[:epochs_run]]
-                        for name, values in history.history.items()},
-            "precision": precision,
-            "devices": devices,
-            "fit_seconds": fit_seconds,
-            "samples_per_s": len(x_train) * epochs_run / fit_seconds if fit_seconds else 0.0,
-        }
-        if callback.cancelled:
-            events.log(f"Cancelled during epoch {callback.epoch}.")
-            return result
-
-        probabilities = model.predict(dataset.x_test, batch_size=256, verbose=0)
-        result["test_metrics"] = score_predictions(probabilities, dataset.y_test)
-        result["analysis"] = analyse(probabilities, dataset.y_test, dataset.class_names)
-        events.log(f"Test accuracy {result['test_metrics']['accuracy']:.4f}; exporting.")
-        result["artifacts"] = export_model(model, workdir, dataset.x_test, dataset.y_test)
-        for artifact in result["artifacts"]:
-            events.on_event("artifact", artifact)
-        return result
+        result = (recipe.run or run_classification)(context)
+        return {"precision": precision, "devices": context.devices, **result}
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def run_classification(context: RunContext) -> dict[str, Any]:
+    """The runner of image/feature classifiers (mlp, lenet, fizzbuzz)."""
+    from trainer.export import export_model
+
+    hp, recipe, events = context.hp, context.recipe, context.events
+    dataset = context.load_dataset()
+    x_train, y_train, x_val, y_val = split_validation(
+        dataset.x_train, dataset.y_train, hp["validation_split"], hp["seed"]
+    )
+    events.log(f"Training {recipe.name} on {dataset.name} ({len(x_train)} train, "
+               f"{len(x_val)} validation samples) with {context.precision} on "
+               f"{', '.join(context.devices)}.")
+    with context.strategy.scope():
+        model = recipe.build(hp, dataset.input_shape, dataset.num_classes)
+        model.compile(
+            optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    callback = context.callback(
+        num_samples=len(x_train), batch_size=hp["batch_size"],
+        sample=(lambda m: recipe.sample(m, dataset.x_test, dataset.y_test)) if recipe.sample else None,
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        x_train, y_train, validation_data=(x_val, y_val), epochs=hp["epochs"],
+        batch_size=hp["batch_size"], shuffle=True, callbacks=[callback], verbose=0,
+    )
+    result = context.fit_summary(callback, history, time.perf_counter() - started, len(x_train))
+    if callback.cancelled:
+        events.log(f"Cancelled during epoch {callback.epoch}.")
+        return result
+
+    probabilities = model.predict(dataset.x_test, batch_size=256, verbose=0)
+    result["test_metrics"] = score_predictions(probabilities, dataset.y_test)
+    result["analysis"] = analyse(probabilities, dataset.y_test, dataset.class_names)
+    events.log(f"Test accuracy {result['test_metrics']['accuracy']:.4f}; exporting.")
+    result["artifacts"] = context.publish_artifacts(
+        export_model(model, context.workdir, dataset.x_test, dataset.y_test))
+    return result
 
 
 @functools.cache
@@ -174,7 +228,7 @@ def _job_callback_class():
 
         def __init__(self, events: _SafeReporter, checkpoint_dir: Path, *, patience: int,
                      batch_size: int, num_samples: int, batch_interval: float,
-                     sample=None) -> None:
+                     sample=None, monitor: str | None = "val_loss") -> None:
             super().__init__()
             self._supports_tf_logs = True
             self.events = events
@@ -184,6 +238,7 @@ def _job_callback_class():
             self.num_samples = num_samples
             self.batch_interval = batch_interval
             self.sample = sample
+            self.monitor = monitor
             self.cancelled = False
             self.epoch = 0
             self.completed_epochs = 0
@@ -226,10 +281,11 @@ def _job_callback_class():
             values = _floats(logs)
             self._check_finite(values)
             duration = time.perf_counter() - self.epoch_started
-            val_loss = values.get("val_loss", math.inf)
-            improved = val_loss < self.best_val_loss
+            # Without a monitored value every epoch is "best": the latest model is the one kept.
+            current = values.get(self.monitor, math.inf) if self.monitor else -math.inf
+            improved = current < self.best_val_loss or self.monitor is None
             if improved:
-                self.best_val_loss, self.best_epoch = val_loss, self.epoch
+                self.best_val_loss, self.best_epoch = current, self.epoch
                 if self.patience:
                     self.best_weights = self.model.get_weights()
             self._checkpoint(improved)
@@ -243,7 +299,7 @@ def _job_callback_class():
             if self.patience and self.epoch - self.best_epoch >= self.patience:
                 self.stopped_early = self.model.stop_training = True
                 self.events.log(
-                    f"Early stopping at epoch {self.epoch}: val_loss has not improved for "
+                    f"Early stopping at epoch {self.epoch}: {self.monitor} has not improved for "
                     f"{self.patience} epoch(s); restoring weights from epoch {self.best_epoch}."
                 )
 

@@ -57,5 +57,6 @@ def job_detail(request, pk: int):
         "job": job,
         "job_json": JobSerializer(job, context={"request": request}).data,
         "rerun_query": urlencode(rerun),
+        "try_page": _recipes().get(job.recipe, {}).get("try_page"),
     }
     return render(request, "demos/job_detail.html", context)

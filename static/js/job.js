@@ -4,7 +4,6 @@
 const job = JSON.parse(document.getElementById("job-data").textContent);
 const $ = (id) => document.getElementById(id);
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
-const IMAGE_DATASETS = new Set(["digits", "mnist", "fashion_mnist"]);
 
 const state = {
   lastSeq: 0,
@@ -68,7 +67,8 @@ function showStatus(status) {
   $("status").textContent = status;
   $("status").className = `badge status-${status}`;
   $("cancel").hidden = FINISHED.has(status);
-  $("try-link").hidden = !(status === "succeeded" && IMAGE_DATASETS.has(job.dataset));
+  const tryLink = $("try-link");
+  if (tryLink) tryLink.hidden = status !== "succeeded";
   if (status === "running" && !state.startedAt) state.startedAt = Date.now();
   if (FINISHED.has(status)) {
     $("progress-text").textContent = status === "succeeded" ? "finished" : status;

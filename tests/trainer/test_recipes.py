@@ -25,7 +25,7 @@ def test_the_catalog_lists_every_recipe_with_its_datasets_and_hyperparameter_sch
     assert [entry["name"] for entry in catalog] == ["mlp", "lenet", "fizzbuzz"]
     for entry in catalog:
         assert set(entry) == {"name", "title", "task", "description", "datasets",
-                              "default_dataset", "hyperparameters"}
+                              "default_dataset", "hyperparameters", "try_page"}
         assert entry["task"] == "classification"
         assert entry["default_dataset"] in entry["datasets"]
         assert len(entry["description"].splitlines()) == 2

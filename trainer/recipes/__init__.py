@@ -32,6 +32,10 @@ class Recipe:
             (FizzBuzz's `num_digits` shapes its data as well as its model).
         sample: optional `sample(model, x_test, y_test)` returning recipe-specific outputs
             (a `sample` event's data) after each epoch.
+        run: optional runner `run(context: trainer.run.RunContext) -> dict` for recipes that
+            are not plain classifiers (custom data, losses, metrics or exports); None uses
+            `trainer.run.run_classification`.
+        try_page: the in-browser page for a succeeded job, e.g. "digits" → /try/digits/<id>/.
     """
 
     name: str
@@ -44,6 +48,8 @@ class Recipe:
     build: Callable[[dict[str, Any], tuple[int, ...], int], keras.Model]
     dataset_options: tuple[str, ...] = ()
     sample: Callable[[keras.Model, np.ndarray, np.ndarray], dict[str, Any]] | None = None
+    run: Callable[[Any], dict[str, Any]] | None = None
+    try_page: str | None = None
 
     def defaults(self) -> dict[str, Any]:
         """Returns every hyperparameter's default value."""
@@ -58,6 +64,7 @@ class Recipe:
             "description": self.description,
             "datasets": list(self.datasets),
             "default_dataset": self.default_dataset,
+            "try_page": self.try_page,
             "hyperparameters": {
                 name: param.schema() for name, param in self.hyperparameters.items()
             },

@@ -51,4 +51,5 @@ RECIPE = Recipe(
         "activation": Param("str", "relu", choices=("relu", "tanh"), help="Activation."),
     },
     build=build_lenet,
+    try_page="digits",
 )

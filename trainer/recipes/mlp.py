@@ -51,4 +51,5 @@ RECIPE = Recipe(
         "dropout": Param("float", 0.0, min=0.0, max=0.9, help="Dropout after each hidden layer."),
     },
     build=build_mlp,
+    try_page="digits",
 )
