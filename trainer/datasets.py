@@ -329,3 +329,13 @@ def load(name: str, data_dir: str | os.PathLike | None = None, **options: Any) -
             f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASETS)}."
         ) from None
     return info.loader(info, data_dir, **options)
+
+
+def register(info: DatasetInfo) -> DatasetInfo:
+    """Adds a dataset defined in its own module (text, ratings, ...) to the registry."""
+    DATASETS[info.name] = info
+    return info
+
+
+# Datasets that live in their own modules register themselves on import (one line each).
+from trainer import datasets_extra  # noqa: E402,F401
