@@ -28,12 +28,12 @@ const duration = (s) => {
   return m ? `${m} min ${Math.round(s % 60)} s` : `${s.toFixed(1)} s`;
 };
 
-function lineChart(canvas, series) {
+const PALETTE = ["#0b57d0", "#d93025", "#188038", "#e37400", "#9334e6", "#12b5cb", "#b06000", "#5f6368"];
+
+function lineChart(canvas) {
   return new Chart(canvas, {
     type: "line",
-    data: { datasets: series.map(([label, color, options]) => ({
-      label, data: [], borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 2, ...options,
-    })) },
+    data: { datasets: [] },
     options: {
       animation: false, parsing: false, normalized: true, responsive: true,
       scales: { x: { type: "linear", title: { display: true, text: "epoch" }, min: 0 } },
@@ -42,15 +42,24 @@ function lineChart(canvas, series) {
   });
 }
 
-const lossChart = lineChart($("loss-chart"), [
-  ["loss (batches, smoothed)", "rgba(11, 87, 208, .35)", { pointRadius: 0, borderWidth: 1 }],
-  ["loss", "#0b57d0"],
-  ["val_loss", "#d93025"],
-]);
-const accuracyChart = lineChart($("accuracy-chart"), [
-  ["accuracy", "#0b57d0"],
-  ["val_accuracy", "#d93025"],
-]);
+const lossChart = lineChart($("loss-chart"));
+const metricsChart = lineChart($("metrics-chart"));
+
+// One dataset per log name, created when first seen: losses in one chart, the rest in the other.
+function series(name) {
+  const chart = name.includes("loss") ? lossChart : metricsChart;
+  let dataset = chart.data.datasets.find((d) => d.label === name);
+  if (!dataset) {
+    const color = name === "loss (batches, smoothed)" ? "rgba(11, 87, 208, .35)"
+      : PALETTE[(chart.data.datasets.length + (name.startsWith("val_") ? 1 : 0)) % PALETTE.length];
+    dataset = { label: name, data: [], borderColor: color, backgroundColor: color, borderWidth: 2,
+      pointRadius: name.includes("batches") ? 0 : 2, borderDash: name.startsWith("val_") ? [5, 3] : [] };
+    if (name.includes("batches")) dataset.borderWidth = 1;
+    chart.data.datasets.push(dataset);
+  }
+  return dataset;
+}
+
 let redrawQueued = false;
 function redraw() {
   if (redrawQueued) return;
@@ -58,7 +67,7 @@ function redraw() {
   requestAnimationFrame(() => {
     redrawQueued = false;
     lossChart.update("none");
-    accuracyChart.update("none");
+    metricsChart.update("none");
   });
 }
 
@@ -101,33 +110,42 @@ function onBatch(data) {
   const loss = data.logs?.loss;
   if (typeof loss === "number" && isFinite(loss)) {
     state.smoothed = state.smoothed === null ? loss : 0.7 * state.smoothed + 0.3 * loss;
-    lossChart.data.datasets[0].data.push({ x, y: state.smoothed });
+    series("loss (batches, smoothed)").data.push({ x, y: state.smoothed });
     window.playground.batchPoints.push({ x, loss });
   }
   if (!FINISHED.has(state.status)) showProgress(data);
   redraw();
 }
 
+function epochColumns(logs) {
+  if (state.columns) return state.columns;
+  state.columns = Object.keys(logs);
+  const head = $("epochs-head");
+  head.replaceChildren(...["epoch", ...state.columns, "time", ""].map((text) => {
+    const th = document.createElement("th");
+    th.textContent = text;
+    return th;
+  }));
+  return state.columns;
+}
+
 function onEpoch(data) {
   const logs = data.logs || {};
   state.epochs.set(data.epoch, data);
-  const x = data.epoch;
-  const push = (chart, index, value) => { if (typeof value === "number") chart.data.datasets[index].data.push({ x, y: value }); };
-  push(lossChart, 1, logs.loss);
-  push(lossChart, 2, logs.val_loss);
-  push(accuracyChart, 0, logs.accuracy);
-  push(accuracyChart, 1, logs.val_accuracy);
+  for (const [name, value] of Object.entries(logs)) {
+    if (typeof value === "number" && isFinite(value)) series(name).data.push({ x: data.epoch, y: value });
+  }
   window.playground.epochPoints.push({ epoch: data.epoch, ...logs });
   if (data.best_epoch) state.bestEpoch = data.best_epoch;
 
   const row = document.createElement("tr");
   row.dataset.epoch = data.epoch;
-  for (const value of [data.epoch, fmt(logs.loss), fmt(logs.accuracy), fmt(logs.val_loss), fmt(logs.val_accuracy), duration(data.duration_s)]) {
+  const values = [data.epoch, ...epochColumns(logs).map((name) => fmt(logs[name])), duration(data.duration_s), ""];
+  for (const value of values) {
     const cell = document.createElement("td");
     cell.textContent = value;
     row.append(cell);
   }
-  row.append(document.createElement("td"));
   $("epochs").append(row);
   markBest();
   if (!FINISHED.has(state.status)) showProgress({ ...data, step: null, steps: null });
@@ -138,14 +156,72 @@ function markBest() {
   for (const row of $("epochs").rows) {
     const best = Number(row.dataset.epoch) === state.bestEpoch;
     row.classList.toggle("best", best);
-    row.cells[6].textContent = best ? "★ best" : "";
+    row.cells[row.cells.length - 1].textContent = best ? "★ best" : "";
   }
 }
 
+// Sample events by shape: translations → a table, image → a film with an epoch slider,
+// predictions → text, anything else → JSON.
+const film = [];
+
 function onSample(data) {
   $("sample-box").hidden = false;
-  $("sample-caption").textContent = `after epoch ${data.epoch}` + (typeof data.accuracy === "number" ? ` · ${fmt(data.accuracy, 2)} correct` : "");
-  $("sample").textContent = Array.isArray(data.predictions) ? data.predictions.join(" ") : JSON.stringify(data, null, 1);
+  const extra = ["accuracy", "bleu"].filter((k) => typeof data[k] === "number").map((k) => `${k} ${fmt(data[k], 3)}`);
+  $("sample-caption").textContent = [`after epoch ${data.epoch}`, ...extra].join(" · ");
+  const box = $("sample");
+  if (Array.isArray(data.translations)) {
+    const table = document.createElement("table");
+    table.className = "translations";
+    table.innerHTML = "<thead><tr><th>German</th><th>reference</th><th>model</th></tr></thead>";
+    const body = document.createElement("tbody");
+    for (const t of data.translations) {
+      const row = document.createElement("tr");
+      for (const text of [t.source, t.reference, t.hypothesis]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      body.append(row);
+    }
+    table.append(body);
+    box.replaceChildren(table);
+  } else if (typeof data.image === "string") {
+    film.push(data);
+    showFilm(film.length - 1);
+  } else if (Array.isArray(data.predictions)) {
+    box.textContent = data.predictions.join(" ");
+  } else {
+    box.textContent = JSON.stringify(data, null, 1);
+  }
+}
+
+function showFilm(index) {
+  let slider = $("film-slider");
+  if (!slider) {
+    const image = document.createElement("img");
+    image.id = "film-frame";
+    image.alt = "generated samples";
+    slider = document.createElement("input");
+    slider.type = "range";
+    slider.id = "film-slider";
+    slider.min = 0;
+    slider.addEventListener("input", () => showFrame(Number(slider.value)));
+    const label = document.createElement("span");
+    label.id = "film-label";
+    $("sample").replaceChildren(image, document.createElement("br"), slider, label);
+  }
+  const following = Number(slider.value) === Number(slider.max) || slider.max === "";
+  slider.max = film.length - 1;
+  if (following) {
+    slider.value = index;
+    showFrame(index);
+  }
+}
+
+function showFrame(index) {
+  const frame = film[index];
+  $("film-frame").src = frame.image;
+  $("film-label").textContent = ` epoch ${frame.epoch}`;
 }
 
 function onLog({ message = "" }) {

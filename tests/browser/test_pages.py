@@ -138,3 +138,22 @@ def test_another_users_job_page_is_a_404(site, page):
     response = page.goto(f"{site.base_url}/jobs/{job['id']}/")
 
     assert response.status == 404
+
+
+def test_a_finished_job_renders_from_its_stored_events_with_samples(site, page):
+    job = submit(site, {"recipe": "fizzbuzz", "hyperparameters": {"epochs": 3}})
+    log_in(page, site)
+    for _ in range(600):
+        if api(site, "GET", f"/api/v1/jobs/{job['id']}/").json()["status"] == "succeeded":
+            break
+        page.wait_for_timeout(200)
+
+    page.goto(f"{site.base_url}/jobs/{job['id']}/")
+    page.wait_for_function("window.playground.epochPoints.length === 3", timeout=30_000)
+
+    assert page.locator("#sample-caption").inner_text().startswith("after epoch 3")
+    assert len(page.locator("#sample").inner_text().split()) == 100
+    headers = page.locator("#epochs-head th").all_inner_texts()
+    assert headers[:1] == ["epoch"] and {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(headers)
+    assert page.evaluate("Chart.getChart('metrics-chart').data.datasets.map(d => d.label)") == ["accuracy", "val_accuracy"]
+    assert page.console_errors == []
