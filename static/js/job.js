@@ -239,7 +239,11 @@ function onArtifact(a) {
     link.download = "";
     return link;
   });
-  for (const value of [a.kind === "tfjs" ? "TF.js" : "Keras", a.variant, bytes(a.bytes), fmt(a.accuracy)]) {
+  // Whatever the export measured on its reloaded files: accuracy, BLEU, RMSE, ...
+  const measured = Object.entries(a).filter(([k, v]) => typeof v === "number" && k !== "bytes")
+    .map(([k, v]) => `${k} ${fmt(v)}`).join(", ") || "–";
+  const label = ({ tfjs: "TF.js", keras: "Keras", json: "JSON" })[a.kind] || a.kind;
+  for (const value of [a.model ? `${label} ${a.model}` : label, a.variant, bytes(a.bytes), measured]) {
     const cell = document.createElement("td");
     cell.textContent = value;
     row.append(cell);
