@@ -24,6 +24,7 @@ class Site:
     base_url: str
     tokens: dict[str, str]
     passwords: dict[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None  # the site's PLAYGROUND_DATA_DIR (tests copy datasets there)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,7 @@ def site(tmp_path_factory):
     web = start_web(env, port, tmp / "web.log")
     try:
         wait_for(lambda: web_is_up(base_url), 60, "embedded playground", tmp)
-        yield Site(base_url, tokens, users)
+        yield Site(base_url, tokens, users, data_dir=tmp / "data")
     finally:
         stop([web])
 
