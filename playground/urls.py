@@ -3,6 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from playground.jobs import api_translate
+from playground.jobs.api_recommend import RecommendView
 from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
 
 router = DefaultRouter()
@@ -13,6 +15,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/recipes/", RecipeListView.as_view(), name="recipe-list"),
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
+    path("api/v1/jobs/<int:pk>/translate/", api_translate.TranslateView.as_view(), name="job-translate"),
+    path("api/v1/jobs/<int:pk>/recommend/", RecommendView.as_view(), name="job-recommend"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,2 +1,4 @@
 """Imports the dataset modules that register themselves with `trainer.datasets.register`."""
 from __future__ import annotations
+from trainer import multi30k  # noqa: F401  (multi30k_de_en)
+from trainer import movielens  # noqa: F401  (movielens_100k)

@@ -138,9 +138,13 @@ def test_it_rejects_hyperparameters_that_are_not_an_object():
     assert errors["hyperparameters"][0].startswith("Expected an object mapping hyperparameter names to values")
 
 
-def test_every_common_parameter_is_offered_by_every_recipe():
+def test_every_recipe_offers_the_core_training_parameters_with_the_common_schema():
+    # validation_split and patience only where a recipe has a validation set to split/watch.
+    core = {"epochs", "batch_size", "learning_rate", "optimizer", "seed"}
     for recipe in RECIPES.values():
-        assert set(COMMON) <= set(recipe.hyperparameters), recipe.name
+        assert core <= set(recipe.hyperparameters), recipe.name
+        for name in core:
+            assert recipe.hyperparameters[name].type == COMMON[name].type, (recipe.name, name)
 
 
 def test_a_param_rejects_a_default_that_fails_its_own_schema():

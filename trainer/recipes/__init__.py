@@ -72,9 +72,10 @@ class Recipe:
 
 
 def _load_recipes() -> dict[str, Recipe]:
-    from trainer.recipes import fizzbuzz, lenet, mlp
+    from trainer.recipes import dcgan, fizzbuzz, lenet, matrix_factorization, mlp
+    from trainer.recipes import seq2seq
 
-    return {module.RECIPE.name: module.RECIPE for module in (mlp, lenet, fizzbuzz)}
+    return {module.RECIPE.name: module.RECIPE for module in (mlp, lenet, fizzbuzz, dcgan, matrix_factorization, seq2seq)}
 
 
 RECIPES: dict[str, Recipe] = _load_recipes()
