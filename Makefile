@@ -46,6 +46,7 @@ run: migrate
 	$(BIN)/uvicorn playground.asgi:application --host $(HOST) --port $(PORT) --lifespan on
 
 test: dev-setup
+	node --test tests/js/
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: dev-setup

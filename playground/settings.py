@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served by the app, not from a CDN
     "channels",
     "playground.jobs",
     "playground.demos",
@@ -164,6 +165,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit training jobs, follow their events, download their TF.js models.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 if REDIS_URL:

@@ -32,8 +32,11 @@ def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("embedded")
     env = stack_env(f"sqlite:///{tmp / 'db.sqlite3'}", "", tmp)
     manage(env, "migrate", "--noinput")
-    users = {"alice": "pw-alice", "bob": "pw-bob"}
-    tokens = {user: manage(env, "ensure_demo_user", "--username", user, "--password", pw) for user, pw in users.items()}
+    users = {"alice": "pw-alice", "bob": "pw-bob", "root": "pw-root"}
+    tokens = {
+        user: manage(env, "ensure_demo_user", "--username", user, "--password", pw, *(["--staff"] if user == "root" else []))
+        for user, pw in users.items()
+    }
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     web = start_web(env, port, tmp / "web.log")

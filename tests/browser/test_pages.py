@@ -157,3 +157,30 @@ def test_a_finished_job_renders_from_its_stored_events_with_samples(site, page):
     assert headers[:1] == ["epoch"] and {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(headers)
     assert page.evaluate("Chart.getChart('metrics-chart').data.datasets.map(d => d.label)") == ["accuracy", "val_accuracy"]
     assert page.console_errors == []
+
+
+def test_the_api_docs_render_from_the_apps_own_static_files(site, page):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{site.base_url}/api/docs/")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+
+    assert page.locator(".opblock-summary-path", has_text="/api/v1/jobs/").count() >= 1
+    assert all(url.startswith(site.base_url) for url in requested), [u for u in requested if not u.startswith(site.base_url)]
+    screenshot(page, "api_docs")
+    assert page.console_errors == []
+
+
+def test_the_admin_job_list_works_in_the_browser(site, page):
+    submit(site, {"recipe": "fizzbuzz", "hyperparameters": {"epochs": 1}})
+    page.goto(f"{site.base_url}/admin/login/?next=/admin/jobs/job/")
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", site.passwords["root"])
+    page.click("input[type=submit]")
+
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list tbody tr").count() >= 1
+    assert page.locator("#changelist-filter").inner_text().lower().count("status") >= 1
+    screenshot(page, "admin_jobs")
+    assert page.console_errors == []

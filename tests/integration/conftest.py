@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import (
-    free_port, manage, stack_env, start_web, start_worker, stop, temporary_database, wait_for, web_is_up, worker_is_ready,
+    free_port, manage, redis_is_up, stack_env, start_redis, start_web, start_worker, stop,
+    temporary_database, wait_for, web_is_up, worker_is_ready,
 )
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -23,16 +24,25 @@ def unavailable(reason: str):
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    import redis
-
-    url = os.environ.get("PLAYGROUND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+def redis_url(tmp_path_factory):
+    """A real Redis: PLAYGROUND_TEST_REDIS_URL if set, else a private redis-server we start."""
+    url = os.environ.get("PLAYGROUND_TEST_REDIS_URL")
+    if url:
+        if not redis_is_up(url):
+            unavailable(f"Redis at {url} (PLAYGROUND_TEST_REDIS_URL) is not reachable")
+        yield url
+        return
+    port = free_port()
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        client.flushdb()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {url} is not reachable ({exc}); start redis-server or set PLAYGROUND_TEST_REDIS_URL")
-    return url
+        server = start_redis(port, tmp_path_factory.mktemp("redis") / "redis.log")
+    except FileNotFoundError as exc:
+        unavailable(str(exc))
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_for(lambda: redis_is_up(url), 20, "redis-server")
+        yield url
+    finally:
+        stop([server])
 
 
 @pytest.fixture(scope="session")

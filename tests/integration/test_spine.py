@@ -9,6 +9,8 @@ import pytest
 import requests
 import websockets
 
+from tests.support.processes import run_async
+
 pytestmark = pytest.mark.integration
 FINISHED = {"succeeded", "failed", "cancelled"}
 
@@ -40,7 +42,7 @@ def test_a_submitted_job_streams_live_to_a_websocket_client_and_exports_tfjs(sta
         async with websockets.connect(job["ws_url"], additional_headers=stack.headers()) as ws:
             return await read(ws, is_finished)
 
-    messages = asyncio.run(follow())
+    messages = run_async(follow())
 
     snapshot, events = messages[0], messages[1:]
     assert snapshot["type"] == "snapshot" and snapshot["data"]["id"] == job["id"]
@@ -90,7 +92,7 @@ def test_a_client_that_reconnects_with_its_last_seq_misses_nothing_and_a_cancel_
             second += await read(ws, is_finished, timeout=60)
         return first, second, cancel
 
-    first, second, cancel = asyncio.run(follow_reconnect_and_cancel())
+    first, second, cancel = run_async(follow_reconnect_and_cancel())
 
     assert cancel.status_code == 202
     assert second[0]["type"] == "snapshot" and second[0]["seq"] == first[-1]["seq"]
@@ -123,4 +125,4 @@ def test_a_websocket_without_credentials_is_closed_with_4401(stack):
                 await ws.recv()
             return ws.close_code
 
-    assert asyncio.run(connect()) == 4401
+    assert run_async(connect()) == 4401

@@ -2,8 +2,11 @@
 the benchmarks, so both measure the real thing."""
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,3 +103,30 @@ def temporary_database(admin_url: str):
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_redis(port: int, log: Path) -> subprocess.Popen:
+    """A private redis-server for one test session: no other run's workers can steal its jobs."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-server is not installed (apt-get install redis-server)")
+    return subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--logfile", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+
+
+def redis_is_up(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def run_async(coro):
+    """asyncio.run in a fresh thread: Playwright's sync API keeps a loop running in this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
