@@ -78,8 +78,8 @@ PRESETS: dict[str, Preset] = {preset.key: preset for preset in [
     # Measured: stops after epoch 17, best epoch 12 (val_loss 0.085), weights of epoch 12 kept
     # (~4 s).
     Preset("early_stopping", "The same with patience 5",
-           "Training stops five epochs after the best validation loss (around epoch 17 of 40) "
-           "and keeps the best epoch's weights.",
+           "Validation loss is best at epoch 12; five epochs without improvement later, training "
+           "stops at epoch 17 of 40 and keeps epoch 12's weights.",
            {"recipe": "mlp", "dataset": "digits",
             "hyperparameters": {"epochs": 40, **_OVERFIT, "patience": 5}}),
 ]}

@@ -55,7 +55,10 @@ const chart = new Chart(document.getElementById("activation-chart"), {
     },
     plugins: {
       legend: {
-        labels: { filter: (item, data) => !data.datasets[item.datasetIndex].hidden },
+        labels: {
+          boxHeight: 2,
+          filter: (item, data) => !data.datasets[item.datasetIndex].hidden,
+        },
         // The checkboxes own visibility; a legend click flips the matching one.
         onClick: (event, item) => {
           const { name, derivative } = chart.data.datasets[item.datasetIndex];
