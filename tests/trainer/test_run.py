@@ -96,7 +96,23 @@ def test_a_checkpoint_of_the_latest_and_the_best_epoch_is_kept(finished):
 
     names = sorted(path.name for path in (workdir / "checkpoints").iterdir())
 
-    assert names == ["best.weights.h5", "latest.weights.h5"]
+    assert names == ["best.weights.npz", "latest.weights.npz"]
+
+
+def test_the_latest_checkpoint_loads_into_a_fresh_model_and_predicts_like_the_export(finished, tiny_digits):
+    import numpy as np
+    import tf_keras as keras
+
+    from trainer.run import load_checkpoint
+
+    _, _, workdir = finished
+    exported = keras.models.load_model(workdir / "model.h5", compile=False)
+    fresh = keras.models.clone_model(exported)  # same layers, new random weights
+
+    load_checkpoint(fresh, workdir / "checkpoints" / "latest.weights.npz")
+
+    np.testing.assert_allclose(fresh.predict(tiny_digits.x_test, verbose=0),
+                               exported.predict(tiny_digits.x_test, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_batch_events_are_throttled_but_each_epochs_last_step_is_reported(tiny_digits, tmp_path,
