@@ -65,6 +65,10 @@ REDIS_URL = env_str("REDIS_URL")
 # when there is no broker to hand jobs to a separate worker.
 EMBEDDED_WORKER = env_bool("PLAYGROUND_EMBEDDED_WORKER", not REDIS_URL)
 
+# Logical CPU devices each worker process splits its CPU into, so a "mirrored" job can run on
+# a machine without GPUs (tests, CPU benchmarks); 0 keeps TensorFlow's single CPU device.
+PLAYGROUND_CPU_REPLICAS = env_int("PLAYGROUND_CPU_REPLICAS", 0)
+
 PLAYGROUND_DATA_DIR = Path(env_str("PLAYGROUND_DATA_DIR", str(BASE_DIR / "var" / "data")))
 MEDIA_ROOT = Path(env_str("PLAYGROUND_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "/media/"
@@ -187,6 +191,13 @@ if not REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.1}
 CELERY_TASK_ROUTES = {"playground.jobs.tasks.*": {"queue": "training"}}
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process dies (kill -9, OOM) goes back to the queue instead of being acked
+# as failed; with Redis, a message left unacked by a whole worker that died is redelivered after
+# visibility_timeout. A job running longer than that is redelivered while alive too: the lease
+# (playground/jobs/leases.py) turns that copy into a no-op, so the timeout only bounds recovery.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("PLAYGROUND_VISIBILITY_TIMEOUT_S", 600)}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -194,6 +205,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 
 # How often a running job looks for a cancel request, in seconds (one DB read per interval).
 PLAYGROUND_CANCEL_POLL_S = 0.25
+# Leases on running jobs (playground/jobs/leases.py): a worker refreshes its job's heartbeat
+# every HEARTBEAT_S while training; one silent for LEASE_TIMEOUT_S is presumed dead and its job
+# resumed elsewhere from the last checkpoint, at most MAX_ATTEMPTS claims in all.
+PLAYGROUND_HEARTBEAT_S = env_int("PLAYGROUND_HEARTBEAT_S", 5)
+PLAYGROUND_LEASE_TIMEOUT_S = env_int("PLAYGROUND_LEASE_TIMEOUT_S", 120)
+PLAYGROUND_MAX_ATTEMPTS = env_int("PLAYGROUND_MAX_ATTEMPTS", 3)
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from playground.jobs import api_translate
+from playground.jobs import api_races, api_translate
 from playground.jobs.api_recommend import RecommendView
 from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
 
@@ -20,6 +20,8 @@ urlpatterns = [
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
     path("api/v1/jobs/<int:pk>/translate/", api_translate.TranslateView.as_view(), name="job-translate"),
     path("api/v1/jobs/<int:pk>/recommend/", RecommendView.as_view(), name="job-recommend"),
+    path("api/v1/races/", api_races.RaceCreateView.as_view(), name="race-create"),
+    path("api/v1/races/<int:pk>/", api_races.RaceDetailView.as_view(), name="race-detail"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

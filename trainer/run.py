@@ -18,7 +18,7 @@ from trainer import datasets
 from trainer.errors import TrainingFailed
 from trainer.recipes import get_recipe
 from trainer.reporter import Reporter
-from trainer.spec import JobSpec
+from trainer.spec import JobSpec, parse_strategy
 
 __all__ = ["train", "TrainingFailed"]
 
@@ -73,6 +73,39 @@ class RunContext:
     precision: str
     devices: list[str]
     batch_interval: float
+    initial_weights: str | os.PathLike | None = None  # a parent job's checkpoint (forks)
+    freeze: str = "none"
+    tensorboard: bool = True
+    # Set when train() found a resumable checkpoint (trainer.checkpoint.ResumeState).
+    resume: Any = None
+    reported_epochs: int | None = None
+
+    @property
+    def initial_epoch(self) -> int:
+        """Epochs already completed by an earlier, interrupted run: pass it to `model.fit`."""
+        return self.resume.completed_epochs if self.resume else 0
+
+    def prepare_model(self, model) -> None:
+        """Loads the parent checkpoint and freezes layers if the job is a fork; call it
+        between building and compiling the model."""
+        from trainer.finetune import prepare_model
+
+        if self.initial_weights is None and self.freeze == "none":
+            return
+        frozen = prepare_model(model, self.initial_weights, self.freeze)
+        self.events.log(f"Started from checkpoint {Path(self.initial_weights).name if self.initial_weights else '(none)'}"
+                        + (f"; frozen layers: {', '.join(frozen)}." if frozen else "."))
+
+    def extra_callbacks(self) -> list:
+        """Callbacks every runner adds after its job callback: TensorBoard logs in
+        `workdir/tensorboard` (`tensorboard --logdir <media>/jobs` shows every job)."""
+        if not self.tensorboard:
+            return []
+        import tf_keras as keras
+
+        # Epoch summaries only: no graph, no profiler, no histograms (benchmarks/overhead.py).
+        return [keras.callbacks.TensorBoard(str(self.workdir / "tensorboard"), update_freq="epoch",
+                                            histogram_freq=0, write_graph=False, profile_batch=0)]
 
     def load_dataset(self, **options):
         """Returns the dataset given to `train()`, else `datasets.load(spec.dataset, ...)`."""
@@ -95,12 +128,16 @@ class RunContext:
         return _job_callback_class()(
             self.events, self.workdir / "checkpoints", patience=self.hp.get("patience", 0),
             batch_size=batch_size, num_samples=num_samples, batch_interval=self.batch_interval,
-            sample=sample, monitor=monitor,
+            sample=sample, monitor=monitor, resume=self.resume, reported_epochs=self.reported_epochs,
         )
 
     def fit_summary(self, callback, history, fit_seconds: float, num_samples: int) -> dict[str, Any]:
         """Returns the result keys every runner shares, from a finished `model.fit`."""
         epochs_run = callback.completed_epochs
+        # A resumed fit's history starts at its initial epoch; the checkpoint has the rest.
+        earlier = callback.resume.history if callback.resumed_fit else {}
+        history.history = {name: [*earlier.get(name, []), *values]
+                           for name, values in history.history.items()}
         return {
             "status": "cancelled" if callback.cancelled else "succeeded",
             "epochs_run": epochs_run,
@@ -126,6 +163,11 @@ def train(
     dataset: Any = None,
     *,
     batch_interval: float = 0.25,
+    initial_weights: str | os.PathLike | None = None,
+    freeze: str = "none",
+    tensorboard: bool = True,
+    resume: bool = True,
+    reported_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Trains, evaluates and exports the model a job spec describes.
 
@@ -140,11 +182,23 @@ def train(
         data_dir: dataset cache folder; None → the datasets module's default.
         dataset: use this data instead of loading `spec.dataset` (tests, benchmarks).
         batch_interval: minimum seconds between two `batch` events.
+        initial_weights: a checkpoint (`.weights.npz`) to start from instead of fresh weights.
+        freeze: "none" or "all_but_last" (fine-tuning: only the last layer with weights trains).
+        tensorboard: write TensorBoard epoch logs to `workdir/tensorboard`.
+        resume: when `workdir/checkpoints/latest.weights.npz` holds a resumable checkpoint
+            (a worker died mid-job), continue after its last completed epoch with its
+            weights and optimizer state, and report only the epochs after it. False starts
+            over. A runner resumes by passing `initial_epoch=context.initial_epoch` to
+            `model.fit`; one that does not retrains from epoch 1 without re-reporting.
+        reported_epochs: epoch events the caller already has; an epoch whose checkpoint was
+            written but whose event was lost with the worker is re-sent. None: all of them.
 
     Returns:
         `{"status": "succeeded" | "cancelled", "epochs_run", "best_epoch", "history",
-        "test_metrics", "analysis", "artifacts", "precision", "devices", "fit_seconds",
-        "samples_per_s"}`; a cancelled run has no test metrics, analysis or artifacts.
+        "test_metrics", "analysis", "artifacts", "precision", "devices", "replicas",
+        "per_replica_batch_size", "fit_seconds", "samples_per_s"}`; a cancelled run has no
+        test metrics, analysis or artifacts. `precision` is the policy actually used (float32
+        for mixed_float16 on a worker without GPU); `batch_size` is global, split over replicas.
 
     Raises:
         TrainingFailed: the loss became NaN or infinite (the message names the epoch).
@@ -155,19 +209,38 @@ def train(
 
     recipe = get_recipe(spec.recipe)
     hp = {**recipe.defaults(), **spec.hyperparameters}
-    keras.utils.set_random_seed(hp["seed"])
-    precision = resolve_precision(spec.precision)
+    state = _resume_state(Path(workdir), resume)
+    # The RNG state of a killed process is gone; a resumed run reseeds from the seed and
+    # the resume point, so it is reproducible (and equal to a fresh run "within noise").
+    keras.utils.set_random_seed(hp["seed"] + 7919 * (state.completed_epochs if state else 0))
+    from trainer.devices import make_strategy, replica_batch_size, resolve_precision_for_devices
+
+    events = _SafeReporter(reporter)
+    precision, precision_note = resolve_precision_for_devices(resolve_precision(spec.precision))
     keras.mixed_precision.set_global_policy(precision)
     try:
-        strategy = (tf.distribute.MirroredStrategy() if spec.strategy == "mirrored"
-                    else tf.distribute.get_strategy())
+        strategy_name, replicas = parse_strategy(spec.strategy)
+        strategy, devices = make_strategy(strategy_name, replicas)
+        # batch_size is the global batch: Keras splits each one across the replicas.
+        run_info = {"precision": precision, "devices": devices, "replicas": len(devices),
+                    "per_replica_batch_size": replica_batch_size(hp["batch_size"], len(devices))}
+        if precision_note:
+            events.log(precision_note)
+        events.log(f"Running in {precision} with the {strategy_name} strategy on "
+                   f"{len(devices)} replica(s) ({', '.join(devices)}): global batch size "
+                   f"{hp['batch_size']}, {run_info['per_replica_batch_size']} per replica.")
         context = RunContext(
-            spec=spec, recipe=recipe, hp=hp, workdir=Path(workdir), events=_SafeReporter(reporter),
+            spec=spec, recipe=recipe, hp=hp, workdir=Path(workdir), events=events,
             data_dir=data_dir, dataset=dataset, strategy=strategy, precision=precision,
-            devices=_device_names(tf, strategy, spec.strategy), batch_interval=batch_interval,
+            devices=devices, batch_interval=batch_interval,
+            initial_weights=initial_weights, freeze=freeze, tensorboard=tensorboard,
+            resume=state, reported_epochs=reported_epochs,
         )
+        if state:
+            context.events.log(f"Resuming after epoch {state.completed_epochs} from its checkpoint "
+                               "(weights and optimizer state).")
         result = (recipe.run or run_classification)(context)
-        return {"precision": precision, "devices": context.devices, **result}
+        return {**run_info, **result}
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -186,6 +259,7 @@ def run_classification(context: RunContext) -> dict[str, Any]:
                f"{', '.join(context.devices)}.")
     with context.strategy.scope():
         model = recipe.build(hp, dataset.input_shape, dataset.num_classes)
+        context.prepare_model(model)
         model.compile(
             optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
             loss="sparse_categorical_crossentropy",
@@ -198,7 +272,8 @@ def run_classification(context: RunContext) -> dict[str, Any]:
     started = time.perf_counter()
     history = model.fit(
         x_train, y_train, validation_data=(x_val, y_val), epochs=hp["epochs"],
-        batch_size=hp["batch_size"], shuffle=True, callbacks=[callback], verbose=0,
+        batch_size=hp["batch_size"], shuffle=True, callbacks=[callback, *context.extra_callbacks()],
+        verbose=0, initial_epoch=context.initial_epoch,
     )
     result = context.fit_summary(callback, history, time.perf_counter() - started, len(x_train))
     if callback.cancelled:
@@ -207,7 +282,8 @@ def run_classification(context: RunContext) -> dict[str, Any]:
 
     probabilities = model.predict(dataset.x_test, batch_size=256, verbose=0)
     result["test_metrics"] = score_predictions(probabilities, dataset.y_test)
-    result["analysis"] = analyse(probabilities, dataset.y_test, dataset.class_names)
+    result["analysis"] = analyse(probabilities, dataset.y_test, dataset.class_names,
+                                 images=dataset.x_test)
     events.log(f"Test accuracy {result['test_metrics']['accuracy']:.4f}; exporting.")
     result["artifacts"] = context.publish_artifacts(
         export_model(model, context.workdir, dataset.x_test, dataset.y_test))
@@ -230,7 +306,8 @@ def _job_callback_class():
 
         def __init__(self, events: _SafeReporter, checkpoint_dir: Path, *, patience: int,
                      batch_size: int, num_samples: int, batch_interval: float,
-                     sample=None, monitor: str | None = "val_loss") -> None:
+                     sample=None, monitor: str | None = "val_loss", resume=None,
+                     reported_epochs: int | None = None) -> None:
             super().__init__()
             self._supports_tf_logs = True
             self.events = events
@@ -248,6 +325,21 @@ def _job_callback_class():
             self.best_val_loss = math.inf
             self.best_weights = None
             self.stopped_early = False
+            self.resume = resume
+            self.resumed_fit = False  # True once the checkpoint is loaded at initial_epoch
+            self.reported_epochs = reported_epochs
+            self.history: dict[str, list[float]] = {}
+            self.last_epoch_event = None
+            if resume:
+                self.completed_epochs = self.epoch = self.best_epoch = resume.completed_epochs
+                self.best_epoch = resume.best_epoch
+                self.best_val_loss = math.inf if resume.best_value is None else resume.best_value
+                self.history = {k: list(v) for k, v in resume.history.items()}
+                self.last_epoch_event = resume.last_epoch_event
+
+        @property
+        def initial_epoch(self) -> int:
+            return self.resume.completed_epochs if self.resume else 0
 
         def on_train_begin(self, logs=None) -> None:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -255,6 +347,8 @@ def _job_callback_class():
             self.steps = self.params["steps"]
 
         def on_epoch_begin(self, epoch: int, logs=None) -> None:
+            if self.resume and not getattr(self, "_restored", False):
+                self._restore(epoch)
             self.epoch = epoch + 1
             self.epoch_started = self.last_emit = time.perf_counter()
             self.last_emit -= self.batch_interval  # the first batch may be reported at once
@@ -279,6 +373,8 @@ def _job_callback_class():
         def on_epoch_end(self, epoch: int, logs=None) -> None:
             if self.cancelled:
                 return
+            if self.epoch <= self.initial_epoch:
+                return  # a runner without initial_epoch retrains an epoch already reported
             self.completed_epochs = self.epoch
             values = _floats(logs)
             self._check_finite(values)
@@ -290,12 +386,17 @@ def _job_callback_class():
                 self.best_val_loss, self.best_epoch = current, self.epoch
                 if self.patience:
                     self.best_weights = self.model.get_weights()
-            self._checkpoint(improved)
-            self.events.on_event("epoch", {
+            for name, value in values.items():
+                self.history.setdefault(name, []).append(value)
+            self.last_epoch_event = {
                 "epoch": self.epoch, "epochs": self.epochs, "logs": values,
                 "best_epoch": self.best_epoch, "duration_s": duration,
                 "samples_per_s": self.num_samples / max(duration, 1e-9),
-            })
+            }
+            # Checkpoint before the event: a worker killed in between re-sends the event on
+            # resume (see reported_epochs) rather than training the epoch twice.
+            self._checkpoint(improved)
+            self.events.on_event("epoch", self.last_epoch_event)
             if self.sample is not None:
                 self.events.on_event("sample", {"epoch": self.epoch, **self.sample(self.model)})
             if self.patience and self.epoch - self.best_epoch >= self.patience:
@@ -314,16 +415,44 @@ def _job_callback_class():
                     self.events.log(f"Restored weights from best epoch {self.best_epoch}.")
 
         def _checkpoint(self, improved: bool) -> None:
-            # The model's weights as one uncompressed .npz: ~1 ms for the MLP where
+            # The model's weights, optimizer variables and this callback's state as one
+            # uncompressed .npz (trainer/checkpoint.py): ~1 ms for the MLP where
             # save_weights() to HDF5 cost ~25 ms, 5% of an epoch (benchmarks/overhead.py).
             # Written to a temporary name and renamed, so a crash never leaves half a file;
             # best is a file copy rather than a second serialisation.
+            from trainer.checkpoint import ResumeState, write_checkpoint
+
             latest = self.checkpoint_dir / CHECKPOINT_LATEST
-            partial = latest.with_suffix(".partial.npz")
-            np.savez(partial, *self.model.get_weights())
-            os.replace(partial, latest)
+            write_checkpoint(latest, self.model, ResumeState(
+                completed_epochs=self.epoch, best_epoch=self.best_epoch,
+                best_value=self.best_val_loss if math.isfinite(self.best_val_loss) else None,
+                history=self.history, last_epoch_event=self.last_epoch_event,
+            ))
             if improved:
                 shutil.copyfile(latest, self.checkpoint_dir / CHECKPOINT_BEST)
+            # One file per epoch, so a fork can start from any epoch (trainer.finetune).
+            shutil.copyfile(latest, self.checkpoint_dir / f"epoch-{self.epoch}.weights.npz")
+
+        def _restore(self, epoch: int) -> None:
+            # First epoch of a resumed run: load the checkpoint into the freshly built model
+            # and optimizer before the first step.
+            from trainer.checkpoint import restore_optimizer
+
+            self._restored = True
+            latest = self.checkpoint_dir / CHECKPOINT_LATEST
+            if epoch != self.initial_epoch:
+                self.events.log(f"This recipe's runner does not resume; retraining from epoch "
+                                f"{epoch + 1} without reporting epochs 1-{self.initial_epoch} again.")
+                return
+            load_checkpoint(self.model, latest)
+            self.resumed_fit = True
+            restore_optimizer(self.model, latest)
+            best = self.checkpoint_dir / CHECKPOINT_BEST
+            if self.patience and best.exists():
+                self.best_weights = _read_weights(best)
+            if self.reported_epochs is not None and self.reported_epochs < self.initial_epoch \
+                    and self.last_epoch_event is not None:
+                self.events.on_event("epoch", self.last_epoch_event)
 
         def _check_finite(self, values: dict[str, float]) -> None:
             loss = values.get("loss")
@@ -341,13 +470,27 @@ def load_checkpoint(model, path: str | os.PathLike) -> None:
     Raises:
         ValueError: the checkpoint does not match the model's weights.
     """
-    with np.load(path) as stored:
-        weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    weights = _read_weights(path)
     expected = [w.shape for w in model.get_weights()]
     if [w.shape for w in weights] != expected:
         raise ValueError(f"{path} holds weights of shapes {[w.shape for w in weights]}, "
                          f"the model expects {expected}.")
     model.set_weights(weights)
+
+
+def _read_weights(path: str | os.PathLike) -> list[np.ndarray]:
+    with np.load(path) as stored:
+        # arr_<i> are the model's weights; a resumable checkpoint also holds opt_<i> and state.
+        return [stored[f"arr_{i}"] for i in range(sum(n.startswith("arr_") for n in stored.files))]
+
+
+def _resume_state(workdir: Path, resume: bool):
+    if not resume:
+        return None
+    from trainer.checkpoint import read_resume_state
+
+    state = read_resume_state(workdir / "checkpoints" / CHECKPOINT_LATEST)
+    return state if state and state.completed_epochs > 0 else None
 
 
 def _floats(logs) -> dict[str, float]:
@@ -390,14 +533,6 @@ def make_optimizer(name: str, learning_rate: float):
     return classes[name](learning_rate)
 
 
-def _device_names(tf, strategy, strategy_name: str) -> list[str]:
-    if strategy_name == "mirrored":
-        return list(strategy.extended.worker_devices)
-    # The default strategy places ops on the first GPU if there is one.
-    gpus = tf.config.list_logical_devices("GPU")
-    return [gpus[0].name if gpus else tf.config.list_logical_devices("CPU")[0].name]
-
-
 def score_predictions(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Returns test loss (sparse categorical cross-entropy) and accuracy from predictions."""
     picked = probabilities[np.arange(len(labels)), labels]
@@ -407,8 +542,12 @@ def score_predictions(probabilities: np.ndarray, labels: np.ndarray) -> dict[str
 
 
 def analyse(probabilities: np.ndarray, labels: np.ndarray,
-            class_names: list[str]) -> dict[str, Any]:
-    """Returns the confusion matrix (rows: true class) and the least confident test samples."""
+            class_names: list[str], images: np.ndarray | None = None) -> dict[str, Any]:
+    """Returns the confusion matrix (rows: true class), the least confident test samples,
+    and the drill-down of `trainer.analysis.drill_down` (per-class accuracy, samples with
+    images and probabilities per confusion-matrix cell)."""
+    from trainer.analysis import drill_down
+
     num_classes = probabilities.shape[1]
     predicted = np.argmax(probabilities, axis=1)
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -423,4 +562,5 @@ def analyse(probabilities: np.ndarray, labels: np.ndarray,
              "confidence": float(confidence[i])}
             for i in least
         ],
+        **drill_down(probabilities, labels, predicted, least, images),
     }

@@ -11,6 +11,8 @@ from trainer.recipes import RECIPES
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 STRATEGIES = ("default", "mirrored")
+# "mirrored:<n>" asks for n devices (GPUs, or logical CPUs on a worker without GPUs).
+MAX_REPLICAS = 64
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,8 @@ class JobSpec:
         dataset: one of the recipe's datasets.
         hyperparameters: every hyperparameter of the recipe, validated, defaults filled in.
         precision: "float32", "mixed_float16", "mixed_bfloat16" or "auto".
-        strategy: "default" (one device) or "mirrored" (all local GPUs).
+        strategy: "default" (one device), "mirrored" (all the worker's GPUs, or its logical
+            CPU devices when it has none) or "mirrored:<n>" (the first n of them).
     """
 
     recipe: str
@@ -104,8 +107,13 @@ def validate_spec(data: Mapping[str, Any]) -> JobSpec:
     for field, choices, default in (("precision", PRECISIONS, "float32"),
                                     ("strategy", STRATEGIES, "default")):
         value = data.get(field, default)
-        if value not in choices:
-            errors[field] = [f"Unknown {field} {value!r}. Choose one of: {', '.join(choices)}."]
+        if field == "strategy" and isinstance(value, str) and value.startswith("mirrored:"):
+            if parse_strategy(value)[1] is None:
+                errors[field] = [f"Invalid strategy {value!r}: mirrored:<n> takes a whole "
+                                 f"number of devices from 1 to {MAX_REPLICAS}."]
+        elif value not in choices:
+            errors[field] = [f"Unknown {field} {value!r}. Choose one of: {', '.join(choices)}"
+                             + (", mirrored:<n> (n devices)." if field == "strategy" else ".")]
 
     if errors:
         raise SpecError(errors)
@@ -116,6 +124,19 @@ def validate_spec(data: Mapping[str, Any]) -> JobSpec:
         precision=data.get("precision", "float32"),
         strategy=data.get("strategy", "default"),
     )
+
+
+def parse_strategy(strategy: str) -> tuple[str, int | None]:
+    """Returns `(name, replicas)`: "mirrored:2" → ("mirrored", 2); "mirrored" → ("mirrored", None).
+
+    `replicas` None means every device of the worker; a malformed count also gives None
+    (`validate_spec` reports it).
+    """
+    name, _, count = strategy.partition(":")
+    if not count:
+        return name, None
+    replicas = int(count) if count.isdigit() else 0
+    return name, replicas if 1 <= replicas <= MAX_REPLICAS else None
 
 
 def _validate_hyperparameters(schema, submitted: Mapping[str, Any]):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from playground.demos import learn, try_digits, try_gan, try_recommend, try_translate, views
+from playground.demos import learn, races, try_digits, try_gan, try_recommend, try_translate, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("try/recommend/<int:pk>/", try_recommend.try_recommend, name="try-recommend"),
     path("try/gan/<int:pk>/", try_gan.try_gan, name="try-gan"),
     path("try/translate/<int:pk>/", try_translate.try_translate, name="try-translate"),
+    path("races/<int:pk>/", races.race, name="race"),
 ]

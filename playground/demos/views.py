@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
+from playground.jobs.forks import form_parent_fields
 from playground.jobs.serializers import JobSerializer
 from trainer.recipes import recipe_catalog
 
@@ -38,12 +39,16 @@ def play(request, recipe: str):
             query = urlencode({k: v for k, v in data.items() if k != "csrfmiddlewaretoken"})
             return redirect_to_login(f"{request.path}?{query}")
         spec, errors = validate_submission(recipe_info, data)
+        fork, fork_errors = form_parent_fields(request.user, data, spec)
+        if fork_errors:
+            errors["parent"], spec = fork_errors, None
         if spec is not None:
-            job = services.create_job(request.user, spec)
+            job = services.create_job(request.user, spec, **fork)
             return redirect("job-detail", pk=job.pk)
         status = 400
     hp_fields, top = form_fields(recipe_info, data, errors)
-    context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors}
+    context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors,
+               "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")}}
     return render(request, "demos/play.html", context, status=status)
 
 

@@ -142,9 +142,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request, *args, **kwargs):
         """Submit a training job; 400 names every invalid field."""
-        serializer = JobCreateSerializer(data=request.data)
+        serializer = JobCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        job = services.create_job(request.user, serializer.validated_data["spec"])
+        job = services.create_job(request.user, serializer.validated_data["spec"],
+                                  **serializer.validated_data.get("job_fields", {}))
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})

@@ -4,6 +4,22 @@ from django.conf import settings
 from django.db import models
 
 
+class JobGroup(models.Model):
+    """Jobs submitted together, e.g. an optimizer race: one recipe, one seed, one optimizer each."""
+
+    KIND_RACE = "race"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_groups")
+    kind = models.CharField(max_length=16, default=KIND_RACE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk}"
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -27,6 +43,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True)
+    # The running worker's lease (playground/jobs/leases.py): refreshed while it trains; a
+    # stale one means the worker died and the job is resumed elsewhere. attempts counts claims.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
 
     # Summaries folded from the event stream, so list/detail reads need no event scan.
     progress = models.JSONField(default=dict)
@@ -38,6 +58,13 @@ class Job(models.Model):
     run_info = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     last_seq = models.PositiveIntegerField(default=0)
+
+    # Forks (trainer.finetune): start from the parent's checkpoint of `parent_epoch`
+    # ("best", "latest" or an epoch number), optionally with all but the last layer frozen.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
+    parent_epoch = models.CharField(max_length=16, blank=True)
+    freeze = models.CharField(max_length=16, default="none")
+    group = models.ForeignKey(JobGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
 
     class Meta:
         ordering = ["-created_at", "-id"]

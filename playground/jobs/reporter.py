@@ -43,12 +43,16 @@ def _fold(type: str, data: dict, job_id: int):
 class JobReporter:
     """Reporter for one job. Errors are logged and swallowed: reporting never breaks training."""
 
-    def __init__(self, job_id: int, cancel_poll_s: float | None = None):
+    def __init__(self, job_id: int, cancel_poll_s: float | None = None, lease=None):
         self.job_id = job_id
         self.cancel_poll_s = settings.PLAYGROUND_CANCEL_POLL_S if cancel_poll_s is None else cancel_poll_s
         self._checked_at = 0.0
         self._stop = False
         self.epoch = 0
+        # The worker's lease (playground/jobs/leases.py): when another worker took the job
+        # over, this one stops at its next batch and finishes nothing.
+        self.lease = lease
+        self.lease_lost = False
 
     def on_event(self, type: str, data: dict) -> None:
         try:
@@ -70,8 +74,6 @@ class JobReporter:
                 self._stop = Job.objects.filter(pk=self.job_id, cancel_requested=True).exists()
             except Exception:
                 log.exception("job %s: could not read the cancel flag", self.job_id)
+        if self.lease is not None and self.lease.lost.is_set():
+            self.lease_lost = self._stop = True
         return self._stop
-
-    def where(self) -> str:
-        """Where training was, for error messages: 'in epoch 3' or 'before the first epoch'."""
-        return f"in epoch {self.epoch}" if self.epoch else "before the first epoch"

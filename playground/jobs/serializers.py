@@ -7,6 +7,7 @@ from playground.jobs.models import Job, JobEvent
 from trainer.spec import SpecError, validate_spec
 
 SPEC_FIELDS = ("recipe", "dataset", "hyperparameters", "precision", "strategy")
+CREATE_FIELDS = (*SPEC_FIELDS, "parent")
 
 
 class JobCreateSerializer(serializers.Serializer):
@@ -16,15 +17,28 @@ class JobCreateSerializer(serializers.Serializer):
     dataset = serializers.CharField(required=False, help_text="One of the recipe's datasets; default: its default_dataset.")
     hyperparameters = serializers.DictField(required=False, help_text="Name → value; unspecified ones take their defaults.")
     precision = serializers.CharField(required=False, help_text="float32 (default), mixed_float16, mixed_bfloat16 or auto.")
-    strategy = serializers.CharField(required=False, help_text="default or mirrored.")
+    strategy = serializers.CharField(required=False, help_text="default, mirrored (all the worker's GPUs, or its logical CPUs) or mirrored:<n> (n devices).")
+
+    parent = serializers.JSONField(
+        required=False,
+        help_text='Fork: {"job": <id>, "epoch": <k> | "best" | "latest" (default best), "freeze": "none" (default) '
+        '| "all_but_last"}: start from that job\'s checkpoint; same recipe and architecture.')
 
     def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(SPEC_FIELDS)) if isinstance(self.initial_data, dict) else []
-        errors = {name: [f"Unknown field. Allowed fields: {', '.join(SPEC_FIELDS)}."] for name in unknown}
+        unknown = sorted(set(self.initial_data) - set(CREATE_FIELDS)) if isinstance(self.initial_data, dict) else []
+        errors = {name: [f"Unknown field. Allowed fields: {', '.join(CREATE_FIELDS)}."] for name in unknown}
         try:
             attrs["spec"] = validate_spec({k: self.initial_data[k] for k in SPEC_FIELDS if k in self.initial_data})
         except SpecError as exc:
             errors.update(exc.errors)
+        if "parent" in self.initial_data and "spec" in attrs:
+            from playground.jobs.forks import ForkError, parent_fields
+
+            try:
+                attrs["job_fields"] = parent_fields(self.context["request"].user, self.initial_data["parent"],
+                                                    attrs["spec"])
+            except ForkError as exc:
+                errors["parent"] = [str(exc)]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -58,7 +72,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "status",
             "created_at", "started_at", "finished_at", "progress", "metrics", "best_epoch",
             "test_metrics", "analysis", "error", "artifacts", "run_info", "cancel_requested",
-            "last_seq", "ws_url",
+            "last_seq", "ws_url", "parent", "parent_epoch", "freeze", "group",
         ]
         read_only_fields = fields
 

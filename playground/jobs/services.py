@@ -22,6 +22,10 @@ class JobConflict(Exception):
     """The job is in a state that does not allow the requested change."""
 
 
+class LeaseLost(Exception):
+    """Another worker took the job over (this one was presumed dead); it must not finish it."""
+
+
 def job_workdir(job_id: int) -> Path:
     return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id)
 
@@ -36,7 +40,8 @@ def _publish_status(job_id: int, status: str, **extra) -> None:
     events.publish(job_id, "status", {"status": status, **extra})
 
 
-def create_job(owner, spec: JobSpec) -> Job:
+def create_job(owner, spec: JobSpec, **fields) -> Job:
+    """Queues a job; `fields` are extra Job fields (parent, parent_epoch, freeze, group)."""
     from playground.jobs.tasks import run_job
 
     with transaction.atomic():
@@ -45,6 +50,7 @@ def create_job(owner, spec: JobSpec) -> Job:
             recipe=spec.recipe,
             dataset=spec.dataset,
             hyperparameters=spec.hyperparameters,
+            **fields,
             precision=spec.precision,
             strategy=spec.strategy,
             progress={"epoch": 0, "epochs": spec.hyperparameters.get("epochs"), "step": 0, "steps": None},
@@ -82,7 +88,8 @@ def succeed_job(job_id: int, result: dict) -> bool:
         test_metrics=result.get("test_metrics"),
         analysis=result.get("analysis"),
         best_epoch=result.get("best_epoch"),
-        run_info={k: result[k] for k in ("precision", "devices", "epochs_run") if k in result},
+        run_info={k: result[k] for k in ("precision", "devices", "replicas", "per_replica_batch_size",
+                                            "epochs_run") if k in result},
     )
 
 
@@ -110,6 +117,18 @@ def request_cancel(job: Job) -> Job:
     return job
 
 
+def fork_options(job: Job) -> dict:
+    """`train()` keyword arguments of a fork: the parent's checkpoint and the freeze mode."""
+    if job.parent_id is None:
+        return {}
+    from trainer.finetune import checkpoint_file
+
+    path = checkpoint_file(job_workdir(job.parent_id) / "checkpoints", job.parent_epoch or "best")
+    if not path.exists():
+        raise FileNotFoundError(f"the parent job's checkpoint {path.name} is gone; fork it again")
+    return {"initial_weights": path, "freeze": job.freeze}
+
+
 def run_job(job_id: int, worker: str) -> None:
     """Claim a job and train it. Called by the Celery task; never raises for training errors."""
     from playground.jobs.reporter import JobReporter
@@ -117,17 +136,33 @@ def run_job(job_id: int, worker: str) -> None:
     from trainer.run import train
     from trainer.spec import SpecError, validate_spec
 
-    if not claim_job(job_id, worker):
-        log.info("job %s was not queued any more; skipping (redelivery or cancel)", job_id)
+    from playground.jobs import leases
+
+    # A queued job, or a running one whose worker stopped heartbeating (leases.py).
+    lease = leases.acquire(job_id, worker)
+    if lease is None:
+        log.info("job %s is not queued nor abandoned; skipping (redelivery or cancel)", job_id)
         return
     job = Job.objects.get(pk=job_id)
-    reporter = JobReporter(job_id)
+    reporter = JobReporter(job_id, lease=lease)
     workdir = job_workdir(job_id)
-    shutil.rmtree(workdir, ignore_errors=True)
+    reported_epochs = None
+    if lease.resumed:
+        # The workdir holds the last attempt's checkpoint; train() resumes from it.
+        reported_epochs = job.events.filter(type="epoch").count()
+        _log_resume(job_id, workdir, lease)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         spec = validate_spec(job.spec_dict())
-        result = train(spec, reporter, workdir, data_dir=settings.PLAYGROUND_DATA_DIR)
+        with leases.keep_alive(lease):
+            result = train(spec, reporter, workdir, data_dir=settings.PLAYGROUND_DATA_DIR,
+                           reported_epochs=reported_epochs, **fork_options(job))
+        if reporter.lease_lost:
+            raise LeaseLost
+    except LeaseLost:
+        log.warning("job %s: lease lost to another worker; %s stops without finishing it", job_id, worker)
     except TrainingFailed as exc:
         fail_job(job_id, str(exc))
     except SpecError as exc:
@@ -140,3 +175,16 @@ def run_job(job_id: int, worker: str) -> None:
             cancel_running_job(job_id, result)
         else:
             succeed_job(job_id, result)
+
+
+def _log_resume(job_id: int, workdir: Path, lease) -> None:
+    from trainer.checkpoint import read_resume_state
+    from trainer.run import CHECKPOINT_LATEST
+
+    state = read_resume_state(workdir / "checkpoints" / CHECKPOINT_LATEST)
+    if state and state.completed_epochs:
+        message = f"Resumed from epoch {state.completed_epochs} on {lease.worker} (attempt {lease.attempt})."
+    else:
+        message = (f"Restarted from epoch 1 on {lease.worker} (attempt {lease.attempt}): the previous "
+                   "attempt left no checkpoint.")
+    events.publish(job_id, "log", {"message": message})

@@ -231,7 +231,11 @@ def test_the_judge_is_cached_per_dataset_and_reused(tiny_digits, tmp_path):
 
 
 def test_a_mixed_precision_gan_scales_its_losses_and_exports_a_float32_generator(tiny_digits, tmp_path,
-                                                                                 untrained_judge):
+                                                                                 untrained_judge,
+                                                                                 monkeypatch):
+    # This machine has no GPU, where a job's mixed_float16 falls back to float32; force it to
+    # exercise the float16 loss-scaling path (slow on CPU, fine for one tiny epoch).
+    monkeypatch.setattr("trainer.devices.resolve_precision_for_devices", lambda p: (p, None))
     result = train(make_spec("dcgan", precision="mixed_float16", epochs=1, latent_dim=8, filters=8),
                    ListReporter(), tmp_path, dataset=tiny_digits, batch_interval=0)
 

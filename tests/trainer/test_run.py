@@ -91,12 +91,13 @@ def test_the_result_has_history_test_metrics_analysis_and_artifacts(finished, ti
     assert reporter.of_type("artifact") == result["artifacts"]
 
 
-def test_a_checkpoint_of_the_latest_and_the_best_epoch_is_kept(finished):
+def test_a_checkpoint_of_the_latest_the_best_and_every_epoch_is_kept(finished):
     _, _, workdir = finished
 
     names = sorted(path.name for path in (workdir / "checkpoints").iterdir())
 
-    assert names == ["best.weights.npz", "latest.weights.npz"]
+    # Per-epoch files let a fork start from any epoch (trainer.finetune).
+    assert names == ["best.weights.npz", "epoch-1.weights.npz", "epoch-2.weights.npz", "latest.weights.npz"]
 
 
 def test_the_latest_checkpoint_loads_into_a_fresh_model_and_predicts_like_the_export(finished, tiny_digits):

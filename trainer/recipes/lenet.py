@@ -43,7 +43,7 @@ RECIPE = Recipe(
         "Two convolution + pooling stages and a dense layer, as in LeCun's LeNet.\n"
         "Learns local strokes first, so it beats the MLP on handwritten digits."
     ),
-    datasets=("digits", "mnist", "fashion_mnist"),
+    datasets=("digits", "mnist", "fashion_mnist", "digits_0_4", "digits_5_9"),
     default_dataset="digits",
     hyperparameters={
         **COMMON,

@@ -79,7 +79,8 @@ def build_matrix_factorization(hp: dict[str, Any], input_shape: tuple[int, ...],
     item_factors = keras.layers.Embedding(num_items, k, embeddings_initializer=init(1), name="item_factors")
     user_bias = keras.layers.Embedding(num_users, 1, embeddings_initializer="zeros", name="user_bias")
     item_bias = keras.layers.Embedding(num_items, 1, embeddings_initializer="zeros", name="item_bias")
-    global_bias = _global_bias_class()(global_mean, name="global_bias")
+    # float32 output under mixed precision: the mse loss and the RMSE need the full mantissa.
+    global_bias = _global_bias_class()(global_mean, name="global_bias", dtype="float32")
 
     v, w = user_factors(users), item_factors(items)
     dot = keras.layers.Dot(axes=1, name="dot")([v, w])

@@ -1,0 +1,96 @@
+"""Optimizer races: POST /api/v1/races/ starts one recipe with several optimizers on the same
+seed, as a group of jobs; GET /api/v1/races/<id>/ returns the group and its jobs."""
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from playground.jobs import services
+from playground.jobs.models import JobGroup
+from playground.jobs.serializers import SPEC_FIELDS, JobSerializer
+from trainer.recipes import RECIPES
+from trainer.spec import SpecError, validate_spec
+
+RACE_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
+
+
+class RaceCreateSerializer(serializers.Serializer):
+    """A job spec (as POST /api/v1/jobs/) plus the optimizers that race."""
+
+    recipe = serializers.CharField(help_text="A recipe with an optimizer hyperparameter (mlp, lenet, ...).")
+    dataset = serializers.CharField(required=False)
+    hyperparameters = serializers.DictField(required=False, help_text="Shared by every job; optimizer is set per job.")
+    precision = serializers.CharField(required=False)
+    strategy = serializers.CharField(required=False)
+    optimizers = serializers.ListField(child=serializers.CharField(), required=False,
+                                       help_text=f"Default {list(RACE_OPTIMIZERS)}; 2 to 5 distinct names.")
+
+    def validate(self, attrs):
+        data = self.initial_data
+        unknown = sorted(set(data) - {*SPEC_FIELDS, "optimizers"})
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        optimizers = list(data.get("optimizers", RACE_OPTIMIZERS))
+        recipe = RECIPES.get(data.get("recipe"))
+        if recipe is not None and "optimizer" not in recipe.hyperparameters:
+            raise serializers.ValidationError({"recipe": [f"{recipe.name} has no optimizer to race."]})
+        if not 2 <= len(optimizers) <= 5 or len(set(optimizers)) != len(optimizers):
+            raise serializers.ValidationError({"optimizers": ["Give 2 to 5 distinct optimizers."]})
+        hyperparameters = data.get("hyperparameters") or {}
+        if not isinstance(hyperparameters, dict):
+            raise serializers.ValidationError({"hyperparameters": ["Expected an object."]})
+        specs = []
+        for optimizer in optimizers:
+            try:
+                specs.append(validate_spec({**{k: data[k] for k in SPEC_FIELDS if k in data},
+                                            "hyperparameters": {**hyperparameters, "optimizer": optimizer}}))
+            except SpecError as exc:
+                errors = exc.errors
+                if "optimizer" in errors.get("hyperparameters", {}):
+                    errors = {"optimizers": errors["hyperparameters"]["optimizer"]}
+                raise serializers.ValidationError(errors) from None
+        attrs["specs"] = specs
+        return attrs
+
+
+def race_data(group: JobGroup, request) -> dict:
+    jobs = group.jobs.order_by("id")
+    return {"id": group.pk, "kind": group.kind, "page": f"/races/{group.pk}/",
+            "jobs": JobSerializer(jobs, many=True, context={"request": request}).data}
+
+
+RaceResponse = inline_serializer("Race", {
+    "id": serializers.IntegerField(), "kind": serializers.CharField(), "page": serializers.CharField(),
+    "jobs": JobSerializer(many=True),
+})
+
+
+class RaceCreateView(APIView):
+    @extend_schema(request=RaceCreateSerializer, responses={201: RaceResponse})
+    def post(self, request):
+        """Start an optimizer race: one job per optimizer, same recipe, data and seed."""
+        body = RaceCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            group = JobGroup.objects.create(owner=request.user, kind=JobGroup.KIND_RACE)
+            for spec in body.validated_data["specs"]:
+                services.create_job(request.user, spec, group=group)
+        return Response(race_data(group, request), status=status.HTTP_201_CREATED)
+
+
+class RaceDetailView(APIView):
+    @extend_schema(responses={200: RaceResponse})
+    def get(self, request, pk: int):
+        """A race and its jobs (404 for another user's race)."""
+        group = visible_groups(request.user).filter(pk=pk).first()
+        if group is None:
+            return Response({"detail": "No such race."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(race_data(group, request))
+
+
+def visible_groups(user):
+    groups = JobGroup.objects.all()
+    return groups if user.is_staff else groups.filter(owner=user)

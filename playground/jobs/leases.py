@@ -1,0 +1,178 @@
+"""Leases on running jobs, so a job whose worker died is resumed, never stuck `running`.
+
+A worker that claims a job holds a lease: the job row names the worker and a `heartbeat_at`
+that a thread (`keep_alive`) refreshes every PLAYGROUND_HEARTBEAT_S while the job runs. A
+thread rather than the reporter's batch-end poll: importing TensorFlow, downloading a dataset
+or exporting has no batches, and a live worker must not look dead then. A heartbeat older
+than PLAYGROUND_LEASE_TIMEOUT_S means the worker is gone (kill -9, OOM, lost machine):
+
+* a redelivered task message (Celery's acks_late + task_reject_on_worker_lost, or Redis's
+  visibility timeout) takes the job over at once with a conditional update on the stale row;
+* `requeue_stale_jobs()` puts it back in the queue with a fresh task message. It runs at
+  worker startup and every lease timeout in each worker (`start_watchdog`, Celery's
+  `worker_ready` signal) and from `manage.py requeue_stale_jobs` (cron, or by hand).
+
+Either way the next worker resumes from the job's last checkpoint (trainer.run.train with
+resume), and after PLAYGROUND_MAX_ATTEMPTS claims the job fails with the reason instead.
+Every step is a conditional UPDATE, so two workers can never both hold a job: a worker whose
+heartbeat finds the lease taken stops training at its next batch.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import F, Q
+from django.utils import timezone
+
+from playground.jobs import events
+from playground.jobs.models import Job
+
+log = logging.getLogger(__name__)
+Status = Job.Status
+
+
+@dataclass
+class Lease:
+    """A worker's claim on a job; `resumed` when an earlier attempt left a checkpoint.
+    `lost` is set when a heartbeat finds the job taken over: the holder must stop."""
+
+    job_id: int
+    worker: str
+    attempt: int
+    lost: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def resumed(self) -> bool:
+        return self.attempt > 1
+
+
+def stale_before(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(seconds=settings.PLAYGROUND_LEASE_TIMEOUT_S)
+
+
+def _stale(now: datetime | None = None) -> Q:
+    return Q(status=Status.RUNNING) & (Q(heartbeat_at__lt=stale_before(now)) | Q(heartbeat_at__isnull=True))
+
+
+def acquire(job_id: int, worker: str) -> Lease | None:
+    """Claims a queued job, or takes over a running one whose worker stopped heartbeating.
+
+    Returns None when the job is someone else's (fresh lease), finished, or cancelled; a
+    stale job out of attempts is failed here with the reason.
+    """
+    now = timezone.now()
+    fields = {"status": Status.RUNNING, "worker": worker, "heartbeat_at": now, "attempts": F("attempts") + 1}
+    claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(started_at=now, **fields)
+    if not claimed:
+        takeover = Q(pk=job_id) & _stale(now) & Q(attempts__lt=settings.PLAYGROUND_MAX_ATTEMPTS)
+        claimed = Job.objects.filter(takeover).update(**fields)
+    if not claimed:
+        fail_exhausted(Job.objects.filter(pk=job_id))
+        return None
+    job = Job.objects.only("attempts").get(pk=job_id)
+    events.publish(job_id, "status", {"status": Status.RUNNING, "worker": worker, "attempt": job.attempts})
+    return Lease(job_id, worker, job.attempts)
+
+
+def heartbeat(job_id: int, worker: str) -> bool:
+    """Refreshes the lease; False when it is lost (another worker took the job over, or the
+    job was failed as stale), and the caller must stop training."""
+    return bool(Job.objects.filter(pk=job_id, worker=worker, status=Status.RUNNING)
+                .update(heartbeat_at=timezone.now()))
+
+
+@contextlib.contextmanager
+def keep_alive(lease: Lease, interval_s: float | None = None):
+    """Heartbeats `lease` from a daemon thread while the block runs; sets `lease.lost` (and
+    stops beating) when the lease turns out to be someone else's."""
+    interval = settings.PLAYGROUND_HEARTBEAT_S if interval_s is None else interval_s
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.wait(interval):
+                try:
+                    if not heartbeat(lease.job_id, lease.worker):
+                        log.warning("job %s: %s lost its lease; stopping", lease.job_id, lease.worker)
+                        lease.lost.set()
+                        return
+                except Exception:  # a database hiccup: the next beat may make it
+                    log.exception("job %s: heartbeat failed", lease.job_id)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{lease.job_id}", daemon=True)
+    thread.start()
+    try:
+        yield lease
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+def requeue_stale_jobs(now: datetime | None = None) -> dict[str, list[int]]:
+    """Requeues every running job whose worker stopped heartbeating (resumed by the next
+    worker from its checkpoint), or fails it after PLAYGROUND_MAX_ATTEMPTS attempts.
+
+    Returns `{"requeued": [ids], "failed": [ids]}`.
+    """
+    from playground.jobs.tasks import run_job
+
+    failed = fail_exhausted(Job.objects.all(), now)
+    requeued = []
+    for job in Job.objects.filter(_stale(now)).only("pk", "worker", "heartbeat_at", "attempts"):
+        # Conditional on the heartbeat we read: a worker that beat meanwhile keeps its job.
+        if Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=Status.QUEUED, worker=""):
+            since = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+            events.publish(job.pk, "log", {"message": f"Worker {job.worker or '?'} stopped responding "
+                                                      f"(last heartbeat {since}); requeued to resume "
+                                                      f"from the last checkpoint."})
+            events.publish(job.pk, "status", {"status": Status.QUEUED, "attempt": job.attempts})
+            run_job.delay(job.pk)
+            requeued.append(job.pk)
+    if requeued or failed:
+        log.warning("stale jobs: requeued %s, failed %s", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
+
+
+def fail_exhausted(jobs, now: datetime | None = None) -> list[int]:
+    """Fails the stale running jobs among `jobs` that have used up their attempts."""
+    from playground.jobs.services import fail_job
+
+    limit = settings.PLAYGROUND_MAX_ATTEMPTS
+    failed = []
+    for job in jobs.filter(_stale(now), attempts__gte=limit).only("pk", "worker", "progress"):
+        reason = (f"Gave up after {limit} attempts: worker {job.worker or '?'} stopped responding "
+                  f"in epoch {job.progress.get('epoch') or 1} and no worker could finish the job.")
+        if fail_job(job.pk, reason):
+            failed.append(job.pk)
+    return failed
+
+
+def start_watchdog(interval_s: float | None = None) -> threading.Thread:
+    """Runs `requeue_stale_jobs()` now and then every `interval_s` (default: the lease
+    timeout) in a daemon thread; started once per worker at Celery's `worker_ready`."""
+    interval = interval_s or settings.PLAYGROUND_LEASE_TIMEOUT_S
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                close_old_connections()
+                requeue_stale_jobs()
+            except Exception:
+                log.exception("stale-job check failed; retrying in %s s", interval)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=loop, name="stale-job-watchdog", daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
+    thread.start()
+    return thread
