@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection, close_old_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -105,7 +105,7 @@ def keep_alive(lease: Lease, interval_s: float | None = None):
                 except Exception:  # a database hiccup: the next beat may make it
                     log.exception("job %s: heartbeat failed", lease.job_id)
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection; nobody else will close it
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{lease.job_id}", daemon=True)
     thread.start()

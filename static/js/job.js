@@ -18,7 +18,8 @@ const state = {
 window.playground = { state, epochPoints: [], batchPoints: [] };
 
 $("settings").textContent = JSON.stringify(
-  { hyperparameters: job.hyperparameters, precision: job.precision, strategy: job.strategy }, null, 1);
+  { hyperparameters: job.hyperparameters, precision: job.precision, strategy: job.strategy,
+    ran_with: job.run_info }, null, 1);
 
 const fmt = (v, digits = 4) => (typeof v === "number" ? v.toFixed(digits) : "–");
 const bytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} kB`);
