@@ -96,17 +96,6 @@ class RunContext:
         self.events.log(f"Started from checkpoint {Path(self.initial_weights).name if self.initial_weights else '(none)'}"
                         + (f"; frozen layers: {', '.join(frozen)}." if frozen else "."))
 
-    def extra_callbacks(self) -> list:
-        """Callbacks every runner adds after its job callback: TensorBoard logs in
-        `workdir/tensorboard` (`tensorboard --logdir <media>/jobs` shows every job)."""
-        if not self.tensorboard:
-            return []
-        import tf_keras as keras
-
-        # Epoch summaries only: no graph, no profiler, no histograms (benchmarks/overhead.py).
-        return [keras.callbacks.TensorBoard(str(self.workdir / "tensorboard"), update_freq="epoch",
-                                            histogram_freq=0, write_graph=False, profile_batch=0)]
-
     def load_dataset(self, **options):
         """Returns the dataset given to `train()`, else `datasets.load(spec.dataset, ...)`."""
         if self.dataset is None:
@@ -129,6 +118,7 @@ class RunContext:
             self.events, self.workdir / "checkpoints", patience=self.hp.get("patience", 0),
             batch_size=batch_size, num_samples=num_samples, batch_interval=self.batch_interval,
             sample=sample, monitor=monitor, resume=self.resume, reported_epochs=self.reported_epochs,
+            tensorboard_dir=self.workdir / "tensorboard" if self.tensorboard else None,
         )
 
     def fit_summary(self, callback, history, fit_seconds: float, num_samples: int) -> dict[str, Any]:
@@ -272,7 +262,7 @@ def run_classification(context: RunContext) -> dict[str, Any]:
     started = time.perf_counter()
     history = model.fit(
         x_train, y_train, validation_data=(x_val, y_val), epochs=hp["epochs"],
-        batch_size=hp["batch_size"], shuffle=True, callbacks=[callback, *context.extra_callbacks()],
+        batch_size=hp["batch_size"], shuffle=True, callbacks=[callback],
         verbose=0, initial_epoch=context.initial_epoch,
     )
     result = context.fit_summary(callback, history, time.perf_counter() - started, len(x_train))
@@ -307,8 +297,13 @@ def _job_callback_class():
         def __init__(self, events: _SafeReporter, checkpoint_dir: Path, *, patience: int,
                      batch_size: int, num_samples: int, batch_interval: float,
                      sample=None, monitor: str | None = "val_loss", resume=None,
-                     reported_epochs: int | None = None) -> None:
+                     reported_epochs: int | None = None, tensorboard_dir: Path | None = None) -> None:
             super().__init__()
+            # TensorBoard scalars are written here from the epoch logs we already hold:
+            # keras.callbacks.TensorBoard cost 6% of the MLP's throughput (overhead.py A/B)
+            # even with update_freq="epoch", through its per-batch hooks.
+            self.tensorboard_dir = tensorboard_dir
+            self.summary_writer = None
             self._supports_tf_logs = True
             self.events = events
             self.checkpoint_dir = checkpoint_dir
@@ -397,6 +392,7 @@ def _job_callback_class():
             # resume (see reported_epochs) rather than training the epoch twice.
             self._checkpoint(improved)
             self.events.on_event("epoch", self.last_epoch_event)
+            self._write_summaries(values)
             if self.sample is not None:
                 self.events.on_event("sample", {"epoch": self.epoch, **self.sample(self.model)})
             if self.patience and self.epoch - self.best_epoch >= self.patience:
@@ -453,6 +449,18 @@ def _job_callback_class():
             if self.reported_epochs is not None and self.reported_epochs < self.initial_epoch \
                     and self.last_epoch_event is not None:
                 self.events.on_event("epoch", self.last_epoch_event)
+
+        def _write_summaries(self, values: dict[str, float]) -> None:
+            if self.tensorboard_dir is None:
+                return
+            import tensorflow as tf
+
+            if self.summary_writer is None:
+                self.summary_writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
+            with self.summary_writer.as_default():
+                for name, value in values.items():
+                    tf.summary.scalar(name, value, step=self.epoch)
+            self.summary_writer.flush()
 
         def _check_finite(self, values: dict[str, float]) -> None:
             loss = values.get("loss")
