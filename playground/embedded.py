@@ -13,7 +13,12 @@ log = logging.getLogger(__name__)
 
 class EmbeddedWorker:
     def __init__(self):
-        self.controller = app.WorkController(
+        self.controller = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="embedded-celery-worker", daemon=True)
+
+    def _make_controller(self):
+        return app.WorkController(
             hostname=f"embedded@{socket.gethostname()}",
             pool_cls="solo",
             concurrency=1,
@@ -24,10 +29,15 @@ class EmbeddedWorker:
             without_gossip=True,
             loglevel="INFO",
         )
-        self.thread = threading.Thread(target=self._run, name="embedded-celery-worker", daemon=True)
 
     def _run(self) -> None:
         try:
+            # Built in this thread, not on the server's event loop: Celery's Django fixup
+            # touches the database in its init signals, which Django refuses in async code.
+            try:
+                self.controller = self._make_controller()
+            finally:
+                self.ready.set()
             self.controller.start()
         except Exception:
             log.exception("the embedded worker stopped")
@@ -38,5 +48,7 @@ class EmbeddedWorker:
 
     def stop(self) -> None:
         # A running job sees no cancel flag here; warm shutdown waits for it to finish.
-        self.controller.stop(in_sighandler=False)
+        self.ready.wait(timeout=10)
+        if self.controller is not None:
+            self.controller.stop(in_sighandler=False)
         self.thread.join(timeout=10)
