@@ -2,13 +2,13 @@
 one uvicorn process with its in-process Celery worker and channel layer, on SQLite."""
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.support.ci import unavailable
 from tests.support.processes import ROOT, free_port, manage, stack_env, start_web, stop, wait_for, web_is_up
 
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -50,9 +50,7 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if CHROMIUM is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        unavailable("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

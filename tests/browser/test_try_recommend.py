@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
+from tests.support.ci import unavailable
 import requests
 
 from tests.browser.conftest import log_in, screenshot
@@ -18,7 +20,7 @@ FIVE = {50: 5, 181: 4, 1: 5, 98: 2, 288: 1}
 @pytest.fixture(scope="module")
 def recommender_job(site):
     if not (SHARED / "ml-100k" / "u.data").is_file():
-        pytest.skip("MovieLens copy not found")
+        unavailable("MovieLens copy not found")
     # The site downloads nothing in tests: its data dir gets the unpacked copy, used as is.
     shutil.copytree(SHARED / "ml-100k", site.data_dir / "ml-100k", dirs_exist_ok=True)
     job = submit(site, {"recipe": "matrix_factorization",

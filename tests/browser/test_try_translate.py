@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
+from tests.support.ci import unavailable
 import requests
 
 from tests.browser.conftest import log_in, screenshot
@@ -18,7 +20,7 @@ SENTENCES = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Eine 
 @pytest.fixture(scope="module")
 def translation_job(site):
     if not (SHARED_MULTI30K / "train.de.gz").is_file():
-        pytest.skip("Multi30k copy not found")
+        unavailable("Multi30k copy not found")
     # The site downloads nothing in tests: its data dir gets the verified copy, used as is.
     shutil.copytree(SHARED_MULTI30K, site.data_dir / "multi30k_de_en", dirs_exist_ok=True)
     # Bahdanau attention and two layers: the most layer types and states the browser must load.

@@ -8,20 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ci import unavailable
 from tests.support.processes import (
     free_port, manage, redis_is_up, stack_env, start_redis, start_web, start_worker, stop,
     temporary_database, wait_for, web_is_up, worker_is_ready,
 )
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(reason: str):
-    # In CI the real services are part of the contract: their absence fails, never skips.
-    if IN_CI:
-        pytest.fail(reason)
-    pytest.skip(reason)
-
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.ci import unavailable
+
 import trainer  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from trainer.datasets import Dataset, load
 from trainer.spec import JobSpec, validate_spec
@@ -25,7 +27,7 @@ def shared_mnist_dir() -> Path:
 def mnist_dir() -> Path:
     folder = shared_mnist_dir()
     if not (folder / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST test copy not found in {folder}")
+        unavailable(f"MNIST test copy not found in {folder}")
     return folder
 
 

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from tests.support.ci import unavailable
+
 from tests.trainer.conftest import make_spec
 from tests.trainer.test_movielens import SHARED
 from trainer import datasets
@@ -95,7 +97,7 @@ def test_precision_and_recall_at_10_count_held_out_high_ratings():
 @pytest.fixture(scope="module")
 def small_movielens() -> Ratings:
     if not (SHARED / "ml-100k" / "u.data").is_file():
-        pytest.skip("MovieLens copy not found")
+        unavailable("MovieLens copy not found")
     data = datasets.load("movielens_100k", SHARED, split="u1")
     keep = (data.train[0] < 100)
     test_keep = data.test[0] < 100

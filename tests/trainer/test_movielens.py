@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.ci import unavailable
+
 from tests.trainer.conftest import REPO
 from trainer import datasets, movielens
 from trainer.datasets import DatasetError, RemoteFile, md5_of
@@ -23,7 +25,7 @@ SHARED = Path(os.environ.get("PLAYGROUND_SHARED_DATA", REPO.parent / "shared" / 
 @pytest.fixture(scope="module")
 def shared_dir() -> Path:
     if not (SHARED / "ml-100k" / "u.data").is_file():
-        pytest.skip(f"MovieLens copy not found in {SHARED / 'ml-100k'}")
+        unavailable(f"MovieLens copy not found in {SHARED / 'ml-100k'}")
     return SHARED
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ci import unavailable
+
 from tests.trainer.conftest import REPO
 from tests.trainer.test_datasets import LoopbackServer
 from trainer import datasets
@@ -26,7 +28,7 @@ def test_python_normalises_every_shared_case_as_the_fixture_says(case):
 def test_the_browser_module_normalises_the_same_cases_under_node():
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        unavailable("node is not installed")
     done = subprocess.run([node, "--test", "tests/js/text_normalize.test.mjs"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -59,7 +61,7 @@ def test_tokenize_gives_no_tokens_for_blank_text():
 @pytest.fixture
 def multi30k_server(tmp_path):
     if not (SHARED_MULTI30K / "train.de.gz").exists():
-        pytest.skip(f"Multi30k copy not found in {SHARED_MULTI30K}")
+        unavailable(f"Multi30k copy not found in {SHARED_MULTI30K}")
     root = tmp_path / "www"
     shutil.copytree(SHARED_MULTI30K, root)
     server = LoopbackServer(root)

@@ -7,6 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from tests.support.ci import unavailable
+
 from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
@@ -30,7 +32,7 @@ def trained(tmp_path_factory):
 @pytest.fixture
 def succeeded_job(alice, trained, settings) -> Job:
     if not (SHARED / "ml-100k" / "u.data").is_file():
-        pytest.skip("MovieLens copy not found")
+        unavailable("MovieLens copy not found")
     settings.PLAYGROUND_DATA_DIR = SHARED
     if trained["artifacts"] is None:
         job = services.create_job(alice, validate_spec({"recipe": "matrix_factorization", "hyperparameters": TINY}))

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from tests.support.ci import unavailable
+
 from playground.jobs import services
 from playground.jobs.models import Job
 from playground.jobs.reporter import artifact_url
@@ -22,7 +24,7 @@ TINY = {"train_pairs": 200, "epochs": 1, "units": 16, "embedding_size": 8, "voca
 @pytest.fixture
 def data_dir(settings, tmp_path):
     if not (SHARED_MULTI30K / "train.de.gz").exists():
-        pytest.skip(f"Multi30k copy not found in {SHARED_MULTI30K}")
+        unavailable(f"Multi30k copy not found in {SHARED_MULTI30K}")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "multi30k_de_en").symlink_to(SHARED_MULTI30K)
     settings.PLAYGROUND_DATA_DIR = tmp_path / "data"
