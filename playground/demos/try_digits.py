@@ -1,11 +1,9 @@
 """The digits page: draw a digit, the job's TF.js model classifies it in the browser."""
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from playground.jobs import services
+from playground.demos.try_pages import try_view
 from trainer.datasets import DATASETS
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -23,16 +21,15 @@ def unavailable_reason(job) -> str:
     return ""
 
 
-@login_required
-def try_digits(request, pk: int):
-    job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
-    reason = unavailable_reason(job)
-    config = {
+def page_config(job) -> dict:
+    return {
         "job": job.pk,
         "dataset": job.dataset,
-        "classNames": list(DATASETS[job.dataset].class_names) if not reason else [],
+        "classNames": list(DATASETS[job.dataset].class_names),
         "variants": {a["variant"]: {"url": a["url"], "bytes": a["bytes"], "accuracy": a.get("accuracy")}
                      for a in job.artifacts if a.get("kind") == "tfjs"},
         "predictUrl": reverse("job-predict", args=[job.pk]),
     }
-    return render(request, "demos/try_digits.html", {"job": job, "reason": reason, "config": config})
+
+
+try_digits = try_view("demos/try_digits.html", "js/try_digits.js", unavailable_reason, page_config)

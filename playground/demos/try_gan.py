@@ -1,10 +1,8 @@
 """The GAN page: the job's exported generator draws digits in the browser; slide between two."""
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
 
-from playground.jobs import services
+from playground.demos.try_pages import try_view
 
 
 def unavailable_reason(job) -> str:
@@ -22,11 +20,8 @@ def latent_space(job) -> dict | None:
     return next((a for a in job.artifacts if a.get("kind") == "json" and a.get("variant") == "latent_space"), None)
 
 
-@login_required
-def try_gan(request, pk: int):
-    job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
-    reason = unavailable_reason(job)
-    config = {
+def page_config(job) -> dict:
+    return {
         "job": job.pk,
         "dataset": job.dataset,
         "metaUrl": (latent_space(job) or {}).get("url"),
@@ -35,4 +30,6 @@ def try_gan(request, pk: int):
                      for a in job.artifacts if a.get("kind") == "tfjs"},
         "quality": {k: (job.test_metrics or {}).get(k) for k in ("confidence", "diversity", "judge_accuracy")},
     }
-    return render(request, "demos/try_gan.html", {"job": job, "reason": reason, "config": config})
+
+
+try_gan = try_view("demos/try_gan.html", "js/try_gan.js", unavailable_reason, page_config)

@@ -2,11 +2,9 @@
 in the browser (TF.js), with the server's fold-in one click away for comparison."""
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from playground.jobs import services
+from playground.demos.try_pages import try_view
 
 
 def unavailable_reason(job) -> str:
@@ -22,14 +20,13 @@ def unavailable_reason(job) -> str:
     return ""
 
 
-@login_required
-def try_recommend(request, pk: int):
-    job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
-    reason = unavailable_reason(job)
-    config = {
+def page_config(job) -> dict:
+    return {
         "job": job.pk,
         "files": {a["variant"]: a["url"] for a in job.artifacts if a.get("kind") == "json"},
         "recommendUrl": reverse("job-recommend", args=[job.pk]),
         "testMetrics": job.test_metrics or {},
     }
-    return render(request, "demos/try_recommend.html", {"job": job, "reason": reason, "config": config})
+
+
+try_recommend = try_view("demos/try_recommend.html", "js/recommend.js", unavailable_reason, page_config)

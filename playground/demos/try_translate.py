@@ -1,11 +1,9 @@
 """The translate page: German in, English out, decoded in the browser with the job's TF.js models."""
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from playground.jobs import services
+from playground.demos.try_pages import try_view
 from trainer.recipes.seq2seq import EXAMPLES
 
 
@@ -44,10 +42,5 @@ def page_config(job) -> dict:
     }
 
 
-@login_required
-def try_translate(request, pk: int):
-    job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
-    reason = unavailable_reason(job)
-    config = page_config(job) if not reason else {}
-    return render(request, "demos/try_translate.html",
-                  {"job": job, "reason": reason, "config": config, "examples": EXAMPLES})
+try_translate = try_view("demos/try_translate.html", "js/translate.js", unavailable_reason, page_config,
+                         examples=EXAMPLES)
