@@ -18,11 +18,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["ResumeState", "write_checkpoint", "read_resume_state", "restore_optimizer"]
+__all__ = ["ResumeState", "Retention", "write_checkpoint", "read_resume_state", "restore_optimizer",
+           "optimizer_targets"]
 
 
 @dataclass
@@ -37,6 +38,33 @@ class ResumeState:
     seed: int | None = None
 
 
+@dataclass(frozen=True)
+class Retention:
+    """Which per-epoch checkpoints (`epoch-<k>.weights.npz`, what forks start from) a run
+    keeps; `latest` and `best` are separate files and always kept.
+
+    Attributes:
+        keep_every: keep every epoch that is a multiple of this (0: none for that reason;
+            1: every epoch, nothing is pruned).
+        keep_last: keep this many most recent epochs (the latest one always is).
+    """
+
+    keep_every: int = 5
+    keep_last: int = 3
+
+    def __post_init__(self) -> None:
+        if self.keep_every < 0 or self.keep_last < 0:
+            raise ValueError(f"keep_every and keep_last must be ≥ 0, got {self.keep_every} and "
+                             f"{self.keep_last}.")
+
+    def kept(self, epochs: Iterable[int], latest: int, best: int) -> set[int]:
+        """Returns those of `epochs` to keep after epoch `latest`, the best so far being `best`
+        (kept too, so a fork from the best epoch by number works)."""
+        return {epoch for epoch in epochs
+                if epoch in (latest, best) or epoch > latest - self.keep_last
+                or (self.keep_every and epoch % self.keep_every == 0)}
+
+
 def write_checkpoint(path: str | os.PathLike, model, state: ResumeState) -> None:
     """Writes `model`'s weights, its optimizer's variables and `state` to `path`, atomically.
 
@@ -47,8 +75,8 @@ def write_checkpoint(path: str | os.PathLike, model, state: ResumeState) -> None
     """
     path = Path(path)
     partial = path.with_suffix(".partial.npz")
-    optimizer = getattr(model, "optimizer", None)
-    optimizer_arrays = {f"opt_{i}": v.numpy() for i, v in enumerate(_optimizer_variables(optimizer))}
+    variables = [v for optimizer, _ in optimizer_targets(model) for v in _optimizer_variables(optimizer)]
+    optimizer_arrays = {f"opt_{i}": v.numpy() for i, v in enumerate(variables)}
     np.savez(partial, *model.get_weights(), **optimizer_arrays,
              state=np.array(json.dumps(state.__dict__)))
     os.replace(partial, path)
@@ -66,26 +94,38 @@ def read_resume_state(path: str | os.PathLike) -> ResumeState | None:
         return ResumeState(**json.loads(str(stored["state"])))
 
 
+def optimizer_targets(model) -> list[tuple[Any, list]]:
+    """Returns the `(optimizer, variables it updates)` pairs whose state a checkpoint holds:
+    the compiled optimizer with the trainable variables, or, for a model that steps several
+    optimizers in its own `train_step` (a GAN), the pairs its `resumable_optimizers` lists."""
+    custom = getattr(model, "resumable_optimizers", None)
+    if custom is not None:
+        return list(custom)
+    optimizer = getattr(model, "optimizer", None)
+    return [] if optimizer is None else [(optimizer, model.trainable_variables)]
+
+
 def restore_optimizer(model, path: str | os.PathLike) -> int:
-    """Builds `model.optimizer` for the model's trainable variables and loads its variables
-    from the checkpoint at `path`; returns how many variables it restored.
+    """Builds the model's optimizers (see `optimizer_targets`) for the variables they update
+    and loads their variables from the checkpoint at `path`; returns how many it restored.
 
     Raises:
-        ValueError: the checkpoint's optimizer variables do not match this optimizer's.
+        ValueError: the checkpoint's optimizer variables do not match the optimizers'.
     """
     import tensorflow as tf
 
-    optimizer = model.optimizer
-    # Slot variables exist only once the optimizer is built; build it the way its first
-    # apply_gradients would, under the model's strategy so mirrored slots stay mirrored.
-    with model.distribute_strategy.scope(), tf.init_scope():
-        optimizer.build(model.trainable_variables)
-    variables = _optimizer_variables(optimizer)
+    variables = []
+    for optimizer, updated in optimizer_targets(model):
+        # Slot variables exist only once the optimizer is built; build it the way its first
+        # apply_gradients would, under the model's strategy so mirrored slots stay mirrored.
+        with model.distribute_strategy.scope(), tf.init_scope():
+            optimizer.build(updated)
+        variables += _optimizer_variables(optimizer)
     with np.load(path) as stored:
         arrays = [stored[f"opt_{i}"] for i in range(sum(n.startswith("opt_") for n in stored.files))]
     if [a.shape for a in arrays] != [tuple(v.shape) for v in variables]:
         raise ValueError(f"{path} holds {len(arrays)} optimizer variables that do not match "
-                         f"this optimizer's {len(variables)}; was it written by another recipe?")
+                         f"these optimizers' {len(variables)}; was it written by another recipe?")
     for variable, array in zip(variables, arrays):
         variable.assign(array)
     return len(arrays)

@@ -8,7 +8,10 @@ not import TensorFlow.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import os
 from typing import Any
 
 from trainer.errors import TrainingFailed
@@ -75,15 +78,28 @@ def make_strategy(name: str, replicas: int | None = None):
     on a worker without GPUs it uses its logical CPU devices (see `configure_devices`), which
     is how the tests and the CPU benchmark exercise it.
 
+    "multi_worker" joins the cluster described by the `TF_CONFIG` environment variable
+    (trainer.multi_worker starts one process per worker with it); each worker contributes
+    its GPUs, or one CPU device.
+
     Args:
-        name: "default" or "mirrored".
-        replicas: how many devices a mirrored job asks for; None means all of them.
+        name: "default", "mirrored" or "multi_worker".
+        replicas: how many devices a mirrored job asks for (None: all of them); for
+            multi_worker, how many workers the cluster must have.
 
     Raises:
-        TrainingFailed: the job asks for more devices than this worker has.
+        TrainingFailed: the job asks for more devices than this worker has, or TF_CONFIG
+            does not describe a cluster of the requested size.
     """
     import tensorflow as tf
 
+    if name == "multi_worker":
+        strategy = _multi_worker_strategy(os.environ.get("TF_CONFIG", ""))
+        workers = strategy.cluster_resolver.cluster_spec().num_tasks("worker")
+        if replicas is not None and workers != replicas:
+            raise TrainingFailed(f"The job asks for {replicas} workers but TF_CONFIG describes "
+                                 f"a cluster of {workers}.")
+        return strategy, list(strategy.extended.worker_devices)
     if name != "mirrored":
         # The default strategy places ops on the first GPU if there is one.
         gpus = tf.config.list_logical_devices("GPU")
@@ -101,6 +117,22 @@ def make_strategy(name: str, replicas: int | None = None):
     # Without GPUs NCCL is unavailable; the default cross-device ops pick a CPU reduction.
     strategy = tf.distribute.MirroredStrategy(devices=chosen)
     return strategy, list(strategy.extended.worker_devices)
+
+
+@functools.cache
+def _multi_worker_strategy(tf_config: str):
+    # One per process and cluster: TensorFlow accepts the collective-ops setup only once,
+    # before its runtime starts, so trainer.multi_worker creates it first thing and
+    # train()'s make_strategy() call then gets the same object.
+    import tensorflow as tf
+
+    if not json.loads(tf_config or "{}").get("cluster"):
+        raise TrainingFailed("multi_worker needs TF_CONFIG describing the cluster; run the job "
+                             "through the playground's workers, which set it.")
+    # AUTO picks ring all-reduce over gRPC on CPU and NCCL between GPUs.
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.AUTO)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
 def replica_batch_size(global_batch_size: int, replicas: int) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def saved_epochs(checkpoint_dir: str | os.PathLike) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def prepare_model(model, initial_weights: str | os.PathLike | None, freeze: str = "none") -> list[str]:
+def prepare_model(model, initial_weights: str | os.PathLike | None, freeze: str = "none",
+                  log: Callable[[str], None] | None = None) -> list[str]:
     """Loads a parent checkpoint into a freshly built model and freezes layers; call it
     before `compile` (Keras reads `trainable` when it compiles).
 
@@ -38,6 +40,7 @@ def prepare_model(model, initial_weights: str | os.PathLike | None, freeze: str 
         model: the recipe's model, built with the parent's architecture.
         initial_weights: a `.weights.npz` checkpoint, or None to keep the fresh weights.
         freeze: "none", or "all_but_last" (only the last layer with weights trains).
+        log: told when the parent's last layer did not fit and starts fresh.
 
     Returns:
         The names of the frozen layers.
@@ -45,19 +48,43 @@ def prepare_model(model, initial_weights: str | os.PathLike | None, freeze: str 
     Raises:
         ValueError: the checkpoint does not fit the model, or an unknown freeze mode.
     """
-    from trainer.run import load_checkpoint
-
     if freeze not in FREEZE_MODES:
         raise ValueError(f"Unknown freeze mode {freeze!r}. Choose one of: {', '.join(FREEZE_MODES)}.")
+    with_weights = [layer for layer in model.layers if layer.weights]
     if initial_weights is not None:
-        load_checkpoint(model, initial_weights)
+        head = with_weights[-1]
+        if not load_body_and_head(model, initial_weights, head) and log is not None:
+            log(f"The parent's last layer does not fit {head.name}'s output shape "
+                f"{tuple(head.output_shape[1:])}; it starts from fresh weights.")
     if freeze == "none":
         return []
-    with_weights = [layer for layer in model.layers if layer.weights]
     frozen = with_weights[:-1]
     for layer in frozen:
         layer.trainable = False
     return [layer.name for layer in frozen]
+
+
+def load_body_and_head(model, path: str | os.PathLike, head) -> bool:
+    """Loads a checkpoint into `model`; when only the `head` layer's shapes differ (a parent
+    with another number of classes, e.g. CIFAR-10's 10 → cars vs horses' 2), loads every other
+    layer and keeps the head's fresh weights. Returns whether the head was loaded too.
+
+    Raises:
+        ValueError: any other layer does not match (naming both lists of shapes).
+    """
+    from trainer.run import _read_weights, load_checkpoint
+
+    weights = _read_weights(path)
+    current = model.get_weights()
+    n_head = len(head.get_weights())
+    same_body = (len(weights) == len(current) and n_head
+                 and [w.shape for w in weights[:-n_head]] == [w.shape for w in current[:-n_head]])
+    if not same_body or [w.shape for w in weights] == [w.shape for w in current]:
+        load_checkpoint(model, path)  # all of it, or a ValueError naming both shapes
+        return True
+    # Layers are stored in order, so the head (the last layer with weights) is the tail.
+    model.set_weights(weights[:-n_head] + current[-n_head:])
+    return False
 
 
 def _subset_loader(classes: tuple[int, ...]):
@@ -82,12 +109,14 @@ for _name, _classes in (("digits_0_4", (0, 1, 2, 3, 4)), ("digits_5_9", (5, 6, 7
     ))
 
 
-# Datasets whose inputs and classes have the same shapes, so one's model fits the other's.
-_FAMILIES = {"digits_0_4": "digits", "digits_5_9": "digits", "fashion_mnist": "mnist"}
+# Datasets whose inputs have the same shape, so one's model fits the other's: all of it when
+# the class counts match too, all but a fresh head when not (cifar10 → cifar10_cars_horses).
+_FAMILIES = {"digits_0_4": "digits", "digits_5_9": "digits", "fashion_mnist": "mnist",
+             "cifar10_cars_horses": "cifar10"}
 
 
 def dataset_family(name: str) -> str:
-    """Returns the name shared by datasets of the same input shape and class count."""
+    """Returns the name shared by datasets whose models a fork can load (see `_FAMILIES`)."""
     return _FAMILIES.get(name, name)
 
 

@@ -76,6 +76,7 @@ class RunContext:
     initial_weights: str | os.PathLike | None = None  # a parent job's checkpoint (forks)
     freeze: str = "none"
     tensorboard: bool = True
+    retention: Any = None  # trainer.checkpoint.Retention; None keeps every epoch's checkpoint
     # Set when train() found a resumable checkpoint (trainer.checkpoint.ResumeState).
     resume: Any = None
     reported_epochs: int | None = None
@@ -92,7 +93,7 @@ class RunContext:
 
         if self.initial_weights is None and self.freeze == "none":
             return
-        frozen = prepare_model(model, self.initial_weights, self.freeze)
+        frozen = prepare_model(model, self.initial_weights, self.freeze, log=self.events.log)
         self.events.log(f"Started from checkpoint {Path(self.initial_weights).name if self.initial_weights else '(none)'}"
                         + (f"; frozen layers: {', '.join(frozen)}." if frozen else "."))
 
@@ -118,6 +119,7 @@ class RunContext:
             self.events, self.workdir / "checkpoints", patience=self.hp.get("patience", 0),
             batch_size=batch_size, num_samples=num_samples, batch_interval=self.batch_interval,
             sample=sample, monitor=monitor, resume=self.resume, reported_epochs=self.reported_epochs,
+            retention=self.retention,
             tensorboard_dir=self.workdir / "tensorboard" if self.tensorboard else None,
         )
 
@@ -158,6 +160,7 @@ def train(
     tensorboard: bool = True,
     resume: bool = True,
     reported_epochs: int | None = None,
+    retention: Any = None,
 ) -> dict[str, Any]:
     """Trains, evaluates and exports the model a job spec describes.
 
@@ -182,13 +185,17 @@ def train(
             `model.fit`; one that does not retrains from epoch 1 without re-reporting.
         reported_epochs: epoch events the caller already has; an epoch whose checkpoint was
             written but whose event was lost with the worker is re-sent. None: all of them.
+        retention: a `trainer.checkpoint.Retention` saying which per-epoch checkpoints to
+            keep (the others are deleted as training goes on); None keeps every epoch's.
 
     Returns:
         `{"status": "succeeded" | "cancelled", "epochs_run", "best_epoch", "history",
         "test_metrics", "analysis", "artifacts", "precision", "devices", "replicas",
-        "per_replica_batch_size", "fit_seconds", "samples_per_s"}`; a cancelled run has no
-        test metrics, analysis or artifacts. `precision` is the policy actually used (float32
-        for mixed_float16 on a worker without GPU); `batch_size` is global, split over replicas.
+        "strategy", "workers", "global_batch_size", "per_replica_batch_size", "fit_seconds",
+        "samples_per_s"}`; a cancelled run has no test metrics, analysis or artifacts.
+        `precision` is the policy actually used (float32 for mixed_float16 on a worker
+        without GPU); `batch_size` is global, split over replicas (over every worker's for
+        multi_worker, where `devices` lists this worker's own).
 
     Raises:
         TrainingFailed: the loss became NaN or infinite (the message names the epoch).
@@ -210,21 +217,29 @@ def train(
     keras.mixed_precision.set_global_policy(precision)
     try:
         strategy_name, replicas = parse_strategy(spec.strategy)
+        if strategy_name == "mirrored" and replicas is None and spec.gpus:
+            replicas = spec.gpus  # the worker may have more GPUs than the job asked for
         strategy, devices = make_strategy(strategy_name, replicas)
+        # Every worker's devices for multi_worker (devices lists this worker's only).
+        in_sync = strategy.num_replicas_in_sync
+        workers = replicas if strategy_name == "multi_worker" else 1
         # batch_size is the global batch: Keras splits each one across the replicas.
-        run_info = {"precision": precision, "devices": devices, "replicas": len(devices),
-                    "per_replica_batch_size": replica_batch_size(hp["batch_size"], len(devices))}
+        run_info = {"precision": precision, "devices": devices, "replicas": in_sync,
+                    "strategy": strategy_name, "workers": workers,
+                    "global_batch_size": hp["batch_size"],
+                    "per_replica_batch_size": replica_batch_size(hp["batch_size"], in_sync)}
         if precision_note:
             events.log(precision_note)
+        on = f"{workers} workers" if workers > 1 else ", ".join(devices)
         events.log(f"Running in {precision} with the {strategy_name} strategy on "
-                   f"{len(devices)} replica(s) ({', '.join(devices)}): global batch size "
+                   f"{in_sync} replica(s) ({on}): global batch size "
                    f"{hp['batch_size']}, {run_info['per_replica_batch_size']} per replica.")
         context = RunContext(
             spec=spec, recipe=recipe, hp=hp, workdir=Path(workdir), events=events,
             data_dir=data_dir, dataset=dataset, strategy=strategy, precision=precision,
             devices=devices, batch_interval=batch_interval,
             initial_weights=initial_weights, freeze=freeze, tensorboard=tensorboard,
-            resume=state, reported_epochs=reported_epochs,
+            retention=retention, resume=state, reported_epochs=reported_epochs,
         )
         if state:
             context.events.log(f"Resuming after epoch {state.completed_epochs} from its checkpoint "
@@ -297,13 +312,15 @@ def _job_callback_class():
         def __init__(self, events: _SafeReporter, checkpoint_dir: Path, *, patience: int,
                      batch_size: int, num_samples: int, batch_interval: float,
                      sample=None, monitor: str | None = "val_loss", resume=None,
-                     reported_epochs: int | None = None, tensorboard_dir: Path | None = None) -> None:
+                     reported_epochs: int | None = None, tensorboard_dir: Path | None = None,
+                     retention=None) -> None:
             super().__init__()
             # TensorBoard scalars are written here from the epoch logs we already hold:
             # keras.callbacks.TensorBoard cost 6% of the MLP's throughput (overhead.py A/B)
             # even with update_freq="epoch", through its per-batch hooks.
             self.tensorboard_dir = tensorboard_dir
             self.summary_writer = None
+            self.retention = retention
             self._supports_tf_logs = True
             self.events = events
             self.checkpoint_dir = checkpoint_dir
@@ -337,6 +354,12 @@ def _job_callback_class():
             return self.resume.completed_epochs if self.resume else 0
 
         def on_train_begin(self, logs=None) -> None:
+            import tensorflow as tf
+
+            if isinstance(self.model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                # Keras' "auto" reduction SUMS batch logs over the workers (2 workers: twice
+                # the loss); "first" gives this worker's own. Epoch logs are global either way.
+                self.model.distribute_reduction_method = "first"
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             self.epochs = self.params["epochs"]
             self.steps = self.params["steps"]
@@ -426,8 +449,15 @@ def _job_callback_class():
             ))
             if improved:
                 shutil.copyfile(latest, self.checkpoint_dir / CHECKPOINT_BEST)
-            # One file per epoch, so a fork can start from any epoch (trainer.finetune).
+            # One file per epoch, so a fork can start from any epoch (trainer.finetune), less
+            # those the retention policy prunes.
             shutil.copyfile(latest, self.checkpoint_dir / f"epoch-{self.epoch}.weights.npz")
+            if self.retention is not None:
+                from trainer.finetune import checkpoint_file, saved_epochs
+
+                saved = saved_epochs(self.checkpoint_dir)
+                for epoch in set(saved) - self.retention.kept(saved, self.epoch, self.best_epoch):
+                    checkpoint_file(self.checkpoint_dir, epoch).unlink(missing_ok=True)
 
         def _restore(self, epoch: int) -> None:
             # First epoch of a resumed run: load the checkpoint into the freshly built model
@@ -441,6 +471,9 @@ def _job_callback_class():
                                 f"{epoch + 1} without reporting epochs 1-{self.initial_epoch} again.")
                 return
             load_checkpoint(self.model, latest)
+            # Metrics tracked as layers (a GAN's) were saved at their end-of-epoch totals; Keras
+            # already reset them for this epoch before calling us.
+            self.model.reset_metrics()
             self.resumed_fit = True
             restore_optimizer(self.model, latest)
             best = self.checkpoint_dir / CHECKPOINT_BEST

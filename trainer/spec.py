@@ -11,8 +11,12 @@ from trainer.recipes import RECIPES
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 STRATEGIES = ("default", "mirrored")
-# "mirrored:<n>" asks for n devices (GPUs, or logical CPUs on a worker without GPUs).
+# "mirrored:<n>" asks for n devices (GPUs, or logical CPUs on a worker without GPUs);
+# "multi_worker:<n>" for n Celery workers training as one TensorFlow cluster.
 MAX_REPLICAS = 64
+MAX_WORKERS = 64
+# GPUs one job may ask for: it runs on a worker with at least that many (playground/ops).
+MAX_GPUS = 8
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,10 @@ class JobSpec:
         hyperparameters: every hyperparameter of the recipe, validated, defaults filled in.
         precision: "float32", "mixed_float16", "mixed_bfloat16" or "auto".
         strategy: "default" (one device), "mirrored" (all the worker's GPUs, or its logical
-            CPU devices when it has none) or "mirrored:<n>" (the first n of them).
+            CPU devices when it has none), "mirrored:<n>" (the first n of them) or
+            "multi_worker:<n>" (n workers in one TensorFlow cluster, each with its GPUs or CPU).
+        gpus: GPUs the job needs on its worker, 0 to MAX_GPUS; the web side routes it to a
+            worker that has them, and "mirrored" then replicates over that many.
     """
 
     recipe: str
@@ -33,6 +40,7 @@ class JobSpec:
     hyperparameters: dict[str, Any]
     precision: str = "float32"
     strategy: str = "default"
+    gpus: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-safe dict that `validate_spec` turns back into an equal spec."""
@@ -42,6 +50,7 @@ class JobSpec:
             "hyperparameters": copy.deepcopy(self.hyperparameters),
             "precision": self.precision,
             "strategy": self.strategy,
+            "gpus": self.gpus,
         }
 
 
@@ -60,8 +69,8 @@ def validate_spec(data: Mapping[str, Any]) -> JobSpec:
     """Returns a complete `JobSpec` for submitted data (e.g. a POST /api/v1/jobs/ body).
 
     Args:
-        data: `recipe` (required), `dataset`, `hyperparameters`, `precision`, `strategy`.
-            Other keys are ignored, as DRF serializers ignore unknown fields.
+        data: `recipe` (required), `dataset`, `hyperparameters`, `precision`, `strategy`,
+            `gpus`. Other keys are ignored, as DRF serializers ignore unknown fields.
 
     Raises:
         SpecError: listing every problem found, not just the first.
@@ -111,9 +120,23 @@ def validate_spec(data: Mapping[str, Any]) -> JobSpec:
             if parse_strategy(value)[1] is None:
                 errors[field] = [f"Invalid strategy {value!r}: mirrored:<n> takes a whole "
                                  f"number of devices from 1 to {MAX_REPLICAS}."]
+        elif field == "strategy" and isinstance(value, str) and value.startswith("multi_worker"):
+            if parse_strategy(value)[1] is None:
+                errors[field] = [f"Invalid strategy {value!r}: multi_worker:<n> takes a whole "
+                                 f"number of workers from 2 to {MAX_WORKERS}."]
         elif value not in choices:
             errors[field] = [f"Unknown {field} {value!r}. Choose one of: {', '.join(choices)}"
-                             + (", mirrored:<n> (n devices)." if field == "strategy" else ".")]
+                             + (", mirrored:<n> (n devices), multi_worker:<n> (n workers)."
+                                if field == "strategy" else ".")]
+
+    gpus = data.get("gpus", 0)
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or not 0 <= gpus <= MAX_GPUS:
+        errors["gpus"] = [f"Expected a whole number of GPUs from 0 to {MAX_GPUS}, got {gpus!r}."]
+    elif gpus and "strategy" not in errors:
+        name, count = parse_strategy(data.get("strategy", "default"))
+        if name == "mirrored" and count is not None and count > gpus:
+            errors["strategy"] = [f"mirrored:{count} needs {count} devices but the job asks for "
+                                  f"{gpus} GPU(s); ask for gpus: {count} or mirrored:{gpus}."]
 
     if errors:
         raise SpecError(errors)
@@ -123,20 +146,29 @@ def validate_spec(data: Mapping[str, Any]) -> JobSpec:
         hyperparameters=hyperparameters,
         precision=data.get("precision", "float32"),
         strategy=data.get("strategy", "default"),
+        gpus=gpus,
     )
 
 
 def parse_strategy(strategy: str) -> tuple[str, int | None]:
-    """Returns `(name, replicas)`: "mirrored:2" → ("mirrored", 2); "mirrored" → ("mirrored", None).
+    """Returns `(name, count)`: "mirrored:2" → ("mirrored", 2); "mirrored" → ("mirrored", None);
+    "multi_worker:3" → ("multi_worker", 3), the count being workers rather than devices.
 
-    `replicas` None means every device of the worker; a malformed count also gives None
-    (`validate_spec` reports it).
+    `count` None means every device of the worker; a malformed count also gives None
+    (`validate_spec` reports it), and so does a multi_worker strategy without n >= 2.
     """
     name, _, count = strategy.partition(":")
+    low, high = (2, MAX_WORKERS) if name == "multi_worker" else (1, MAX_REPLICAS)
     if not count:
         return name, None
-    replicas = int(count) if count.isdigit() else 0
-    return name, replicas if 1 <= replicas <= MAX_REPLICAS else None
+    number = int(count) if count.isdigit() else 0
+    return name, number if low <= number <= high else None
+
+
+def gang_size(strategy: str) -> int:
+    """Returns how many workers train a job together: n for "multi_worker:<n>", else 1."""
+    name, count = parse_strategy(strategy)
+    return (count or 1) if name == "multi_worker" else 1
 
 
 def _validate_hyperparameters(schema, submitted: Mapping[str, Any]):

@@ -6,7 +6,7 @@ import pytest
 
 from trainer.hyperparams import COMMON, Param
 from trainer.recipes import RECIPES
-from trainer.spec import JobSpec, SpecError, validate_spec
+from trainer.spec import JobSpec, SpecError, gang_size, parse_strategy, validate_spec
 
 
 def errors_for(data) -> dict:
@@ -155,3 +155,20 @@ def test_a_param_rejects_a_default_that_fails_its_own_schema():
 def test_a_param_schema_leaves_out_unset_keys():
     assert Param("bool", True, help="Shuffle.").schema() == {"type": "bool", "default": True,
                                                              "help": "Shuffle."}
+
+
+def test_it_accepts_multi_worker_with_a_number_of_workers():
+    spec = validate_spec({"recipe": "mlp", "strategy": "multi_worker:3"})
+
+    assert spec.strategy == "multi_worker:3"
+    assert (parse_strategy(spec.strategy), gang_size(spec.strategy)) == (("multi_worker", 3), 3)
+    assert gang_size("mirrored:2") == gang_size("default") == 1
+
+
+@pytest.mark.parametrize("strategy", ["multi_worker", "multi_worker:1", "multi_worker:0", "multi_worker:two",
+                                      "multi_worker:2.5", "multi_worker:-2", "multi_worker:65"])
+def test_it_rejects_multi_worker_without_a_whole_number_of_at_least_two_workers(strategy):
+    message = errors_for({"recipe": "mlp", "strategy": strategy})["strategy"][0]
+
+    assert message == (f"Invalid strategy {strategy!r}: multi_worker:<n> takes a whole number of "
+                       "workers from 2 to 64.")

@@ -138,6 +138,13 @@ def _dcgan_class():
             self.g_optimizer = g_optimizer
 
         @property
+        def resumable_optimizers(self):
+            # What a checkpoint saves and a resumed job restores (trainer.checkpoint): both
+            # optimizers' state, each for the network it updates.
+            return [(self.d_optimizer, self.discriminator.trainable_weights),
+                    (self.g_optimizer, self.generator.trainable_weights)]
+
+        @property
         def metrics(self):
             # Listed here, Keras resets them at every epoch start.
             return list(self.trackers.values())
@@ -345,8 +352,11 @@ def run_dcgan(context) -> dict[str, Any]:
                f"{context.precision} on {', '.join(context.devices)}.")
 
     started = time.perf_counter()
-    # Cached only for a dataset loaded by name: data a caller passes in may differ under one name.
-    cache_dir = None if given else Path(context.data_dir or default_data_dir()) / "gan_judges"
+    # Shared between jobs only for a dataset loaded by name: data a caller passes in may differ
+    # under one name. Kept in the job's folder otherwise, so a resumed job scores its remaining
+    # epochs with the judge that scored the first ones.
+    cache_dir = (context.workdir / "judge" if given
+                 else Path(context.data_dir or default_data_dir()) / "gan_judges")
     judge, judge_accuracy = train_judge(dataset, hp["seed"], cache_dir)
     events.log(f"Quality judge ready in {time.perf_counter() - started:.1f} s: a small convnet "
                f"with test accuracy {judge_accuracy:.3f} scores each epoch's samples.")
@@ -379,7 +389,7 @@ def run_dcgan(context) -> dict[str, Any]:
     started = time.perf_counter()
     history = gan.fit(x_train, epochs=hp["epochs"], batch_size=hp["batch_size"], shuffle=True,
                       callbacks=[_quality_callback_class()(judge, quality_latents, x_val), callback],
-                      verbose=0)
+                      verbose=0, initial_epoch=context.initial_epoch)
     result = context.fit_summary(callback, history, time.perf_counter() - started, len(x_train))
     if callback.cancelled:
         events.log(f"Cancelled during epoch {callback.epoch}.")

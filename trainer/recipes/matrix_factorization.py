@@ -353,7 +353,7 @@ def run_matrix_factorization(context) -> dict[str, Any]:
     started = time.perf_counter()
     history = model.fit([fit[0], fit[1]], fit[2], validation_data=([x_val[:, 0], x_val[:, 1]], r_val),
                         epochs=hp["epochs"], batch_size=hp["batch_size"], shuffle=True,
-                        callbacks=[callback], verbose=0)
+                        callbacks=[callback], verbose=0, initial_epoch=context.initial_epoch)
     result = context.fit_summary(callback, history, time.perf_counter() - started, len(r_fit))
     if callback.cancelled:
         events.log(f"Cancelled during epoch {callback.epoch}.")

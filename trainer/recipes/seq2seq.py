@@ -369,6 +369,7 @@ def run_seq2seq(context) -> dict[str, Any]:
     history = models.train.fit(
         x_train[:2], x_train[2], validation_data=(x_val[:2], x_val[2]), epochs=hp["epochs"],
         batch_size=hp["batch_size"], shuffle=True, callbacks=[bleu_callback, callback], verbose=0,
+        initial_epoch=context.initial_epoch,
     )
     result = context.fit_summary(callback, history, time.perf_counter() - started, len(train_de))
     if callback.cancelled:

@@ -1,0 +1,74 @@
+"""trainer.multi_worker: two processes over loopback form one MultiWorkerMirroredStrategy
+cluster from TF_CONFIG; the chief reports, the other rank trains silently in step."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from trainer.multi_worker import cluster_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = {"recipe": "mlp", "dataset": "digits", "strategy": "multi_worker:2",
+        "hyperparameters": {"epochs": 2, "batch_size": 32, "hidden_layers": [16], "seed": 1}}
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def start_member(tf_config: dict | None, config: dict) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    process = subprocess.Popen([sys.executable, "-m", "trainer.multi_worker"], cwd=ROOT, env=env, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process.stdin.write(json.dumps(config))
+    process.stdin.close()
+    return process
+
+
+def messages(process: subprocess.Popen) -> list[dict]:
+    out = process.stdout.read()
+    process.wait(timeout=60)
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_two_ranks_train_as_one_cluster_and_only_the_chief_reports(tmp_path):
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    members = [start_member(cluster_config(addresses, rank),
+                            {"spec": SPEC, "workdir": str(tmp_path / f"rank-{rank}"), "report": rank == 0})
+               for rank in range(2)]
+    chief, other = (messages(member) for member in members)
+
+    assert [member.returncode for member in members] == [0, 0]
+    assert [m for m in other if "result" not in m] == [], "the other rank sends its result only"
+    events = [(m["event"], m["data"]) for m in chief if "event" in m]
+    assert [data["epoch"] for kind, data in events if kind == "epoch"] == [1, 2]
+    results = [chief[-1]["result"], other[-1]["result"]]
+    for result in results:
+        assert (result["strategy"], result["workers"], result["replicas"]) == ("multi_worker", 2, 2)
+        assert (result["global_batch_size"], result["per_replica_batch_size"]) == (32, 16)
+    assert results[0]["history"] == results[1]["history"], "gradients were all-reduced: one model"
+    # A batch's loss is the chief's own: about ln(10) = 2.3 at first, where the sum over both
+    # workers that Keras reports by default would be about 4.6.
+    batch_losses = [data["logs"]["loss"] for kind, data in events if kind == "batch"]
+    assert batch_losses and max(batch_losses) < 3.5, batch_losses
+    assert (tmp_path / "rank-0" / "tfjs" / "float32" / "model.json").exists()
+
+
+def test_a_member_without_a_cluster_fails_with_a_reason_on_its_channel(tmp_path):
+    member = start_member(None, {"spec": SPEC, "workdir": str(tmp_path), "report": True})
+
+    assert messages(member) == [{"failed": "multi_worker needs TF_CONFIG describing the cluster; run the "
+                                           "job through the playground's workers, which set it."}]
+    assert member.returncode == 1
