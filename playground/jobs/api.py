@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from django.db import transaction
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,6 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from playground.accounts import quotas
+from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
 from playground.jobs import services
 from playground.jobs.models import Job
 from playground.jobs.serializers import JobCreateSerializer, JobEventSerializer, JobSerializer
@@ -139,13 +142,27 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     def get_serializer_class(self):
         return JobCreateSerializer if self.action == "create" else JobSerializer
 
-    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def get_throttles(self):
+        return [SubmitRateThrottle()] if self.action == "create" else super().get_throttles()
+
+    def throttled(self, request, wait):
+        raise submission_throttled(wait)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer, 429: OpenApiTypes.OBJECT})
     def create(self, request, *args, **kwargs):
-        """Submit a training job; 400 names every invalid field."""
+        """Submit a training job; 400 names every invalid field, 429 over the user's quota or rate."""
         serializer = JobCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        job = services.create_job(request.user, serializer.validated_data["spec"],
-                                  **serializer.validated_data.get("job_fields", {}))
+        spec = serializer.validated_data["spec"]
+        too_much = quotas.sample_epochs_error(request.user, spec)
+        if too_much:
+            raise serializers.ValidationError({"hyperparameters": {"epochs": [too_much]}})
+        try:
+            with transaction.atomic():
+                quotas.reserve_job_slots(request.user)
+                job = services.create_job(request.user, spec, **serializer.validated_data.get("job_fields", {}))
+        except quotas.QuotaExceeded as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
@@ -154,6 +171,36 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         """Cancel: a queued job at once, a running one after its current batch."""
         try:
             job = services.request_cancel(self.get_object())
+        except services.JobConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={201: JobSerializer, 409: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Run a failed or cancelled job again: answers the new job (same owner and spec); 409 otherwise."""
+        job = self.get_object()
+        try:
+            with transaction.atomic():
+                if not request.user.is_staff:
+                    quotas.reserve_job_slots(request.user)
+                retry = services.retry_job(job)
+        except quotas.QuotaExceeded as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except services.JobConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(JobSerializer(retry, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: JobSerializer, 403: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def requeue(self, request, pk=None):
+        """Staff: put a running job whose worker is stuck or gone back in the queue; it resumes
+        from its last checkpoint on the next worker. 409 unless it is running."""
+        job = self.get_object()
+        if not request.user.is_staff:
+            return Response({"detail": "Only staff can requeue jobs."}, status=status.HTTP_403_FORBIDDEN)
+        try:
+            job = services.requeue_job(job, by=request.user.get_username())
         except services.JobConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
@@ -199,21 +246,25 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         """The job's stored events in seq order; page with ?after=<last seq you have>."""
-        job = self.get_object()
-        after = _after(request)
-        try:
-            limit = max(1, min(int(request.query_params.get("limit", EVENTS_PAGE_MAX)), EVENTS_PAGE_MAX))
-        except ValueError:
-            raise serializers.ValidationError({"limit": ["Expected an integer."]}) from None
-        page = list(job.events.filter(seq__gt=after).order_by("seq")[: limit + 1])
-        more = len(page) > limit
-        page = page[:limit]
-        next_url = None
-        if more:
-            next_url = request.build_absolute_uri(f"{request.path}?after={page[-1].seq}&limit={limit}")
-        return Response(
-            {"results": JobEventSerializer(page, many=True).data, "last_seq": job.last_seq, "next": next_url}
-        )
+        return events_response(request, self.get_object())
+
+
+def events_response(request, job: Job) -> Response:
+    """A page of the job's events after ?after=, for its owner and for its share link."""
+    after = _after(request)
+    try:
+        limit = max(1, min(int(request.query_params.get("limit", EVENTS_PAGE_MAX)), EVENTS_PAGE_MAX))
+    except ValueError:
+        raise serializers.ValidationError({"limit": ["Expected an integer."]}) from None
+    page = list(job.events.filter(seq__gt=after).order_by("seq")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    next_url = None
+    if more:
+        next_url = request.build_absolute_uri(f"{request.path}?after={page[-1].seq}&limit={limit}")
+    return Response(
+        {"results": JobEventSerializer(page, many=True).data, "last_seq": job.last_seq, "next": next_url}
+    )
 
 
 class JobArtifactView(APIView):
@@ -224,14 +275,20 @@ class JobArtifactView(APIView):
         job = services.visible_jobs(request.user).filter(pk=pk).first()
         if job is None:
             raise Http404("No such job.")
-        known = {file for artifact in job.artifacts for file in artifact.get("files", [artifact.get("path")])}
-        if path not in known:
-            raise Http404("No such artifact.")
-        root = services.job_workdir(job.pk).resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            raise Http404("No such artifact.")
-        return FileResponse(open(target, "rb"), content_type=_content_type(target))
+        return artifact_response(job, path)
+
+
+def artifact_response(job: Job, path: str) -> FileResponse:
+    """One of the files the job's artifacts list, and only those: 404 for anything else,
+    including a listed name that resolves outside the job's folder (.., a symlink)."""
+    known = {file for artifact in job.artifacts for file in artifact.get("files", [artifact.get("path")])}
+    if path not in known:
+        raise Http404("No such artifact.")
+    root = services.job_workdir(job.pk).resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise Http404("No such artifact.")
+    return FileResponse(open(target, "rb"), content_type=_content_type(target))
 
 
 def _content_type(path: Path) -> str:

@@ -3,11 +3,14 @@ seed, as a group of jobs; GET /api/v1/races/<id>/ returns the group and its jobs
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from playground.accounts import quotas
+from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
 from playground.jobs import services
 from playground.jobs.models import JobGroup
 from playground.jobs.serializers import SPEC_FIELDS, JobSerializer
@@ -69,15 +72,28 @@ RaceResponse = inline_serializer("Race", {
 
 
 class RaceCreateView(APIView):
-    @extend_schema(request=RaceCreateSerializer, responses={201: RaceResponse})
+    throttle_classes = [SubmitRateThrottle]
+
+    def throttled(self, request, wait):
+        raise submission_throttled(wait)
+
+    @extend_schema(request=RaceCreateSerializer, responses={201: RaceResponse, 429: OpenApiTypes.OBJECT})
     def post(self, request):
         """Start an optimizer race: one job per optimizer, same recipe, data and seed."""
         body = RaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            group = JobGroup.objects.create(owner=request.user, kind=JobGroup.KIND_RACE)
-            for spec in body.validated_data["specs"]:
-                services.create_job(request.user, spec, group=group)
+        specs = body.validated_data["specs"]
+        too_much = quotas.sample_epochs_error(request.user, specs[0])  # the racers differ only in optimizer
+        if too_much:
+            raise serializers.ValidationError({"hyperparameters": {"epochs": [too_much]}})
+        try:
+            with transaction.atomic():
+                quotas.reserve_job_slots(request.user, len(specs))
+                group = JobGroup.objects.create(owner=request.user, kind=JobGroup.KIND_RACE)
+                for spec in specs:
+                    services.create_job(request.user, spec, group=group)
+        except quotas.QuotaExceeded as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         return Response(race_data(group, request), status=status.HTTP_201_CREATED)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -86,7 +87,7 @@ RecommendResponse = inline_serializer("RecommendResponse", {
 class RecommendView(APIView):
     """Top movies for a trained user or for a few ratings of a new one (folded in on the server)."""
 
-    @extend_schema(request=RecommendRequestSerializer, responses={200: RecommendResponse})
+    @extend_schema(request=RecommendRequestSerializer, responses={200: RecommendResponse, 409: OpenApiTypes.OBJECT})
     def post(self, request, pk: int):
         job = services.visible_jobs(request.user).filter(pk=pk).first()
         if job is None:

@@ -1,5 +1,5 @@
 """The one way to publish a job event: persist it with the next sequence number, then send it
-to the channel-layer group ``job.<id>``.
+to the channel-layer group ``job.<id>``, and a small notice to the staff dashboard's group.
 
 Group sends always run on one long-lived event loop: the ASGI server's loop when this process
 serves HTTP (registered at lifespan startup), otherwise a private loop thread. Channels'
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 SEND_TIMEOUT_S = 5.0
+
+
+# Staff dashboards (playground/ops/consumers.py) re-read their snapshot on this notice.
+DASHBOARD_GROUP = "dashboard"
 
 
 def group_name(job_id: int) -> str:
@@ -73,7 +77,7 @@ def broadcast(message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    coro = layer.group_send(group_name(message["job"]), {"type": "job.event", "event": message})
+    coro = _send(layer, message)
     try:
         loop = _publisher_loop()
         try:
@@ -84,5 +88,16 @@ def broadcast(message: dict) -> None:
             loop.create_task(coro)
             return
         asyncio.run_coroutine_threadsafe(coro, loop).result(SEND_TIMEOUT_S)
-    except Exception:  # the event is already stored; clients catch up by seq on reconnect
-        log.exception("could not broadcast event %s of job %s", message["seq"], message["job"])
+    except Exception as exc:  # the event is already stored; clients catch up by seq on reconnect
+        # One line, no traceback: with Redis down this happens for every event until it returns.
+        log.warning("could not broadcast event %s of job %s: %s: %s", message["seq"], message["job"],
+                    type(exc).__name__, exc)
+
+
+async def _send(layer, message: dict) -> None:
+    # Both sends in one handoff to the publisher loop, concurrently: one wait per event.
+    notice = {"type": "dashboard.changed", "job": message["job"], "event": message["type"]}
+    await asyncio.gather(
+        layer.group_send(group_name(message["job"]), {"type": "job.event", "event": message}),
+        layer.group_send(DASHBOARD_GROUP, notice),
+    )

@@ -50,10 +50,11 @@ def parent_fields(user, parent: Any, spec: JobSpec) -> dict:
                         f"{', '.join(differences)}.")
     folder = services.job_workdir(job.pk) / "checkpoints"
     if not checkpoint_file(folder, epoch).exists():
+        # Jobs keep only some epochs' checkpoints (settings.PLAYGROUND_CHECKPOINT_KEEP_*).
         have = saved_epochs(folder)
         raise ForkError(f"Job {job.pk} has no checkpoint for epoch {epoch!r}"
-                        + (f"; it has epochs {have[0]}-{have[-1]}, best and latest." if have else
-                           "; it has not finished an epoch yet."))
+                        + (f"; choose one of epochs {', '.join(map(str, have))}, \"best\" or \"latest\"."
+                           if have else "; it has not finished an epoch yet."))
     return {"parent": job, "parent_epoch": str(epoch), "freeze": freeze}
 
 

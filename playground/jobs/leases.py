@@ -16,6 +16,9 @@ Either way the next worker resumes from the job's last checkpoint (trainer.run.t
 resume), and after PLAYGROUND_MAX_ATTEMPTS claims the job fails with the reason instead.
 Every step is a conditional UPDATE, so two workers can never both hold a job: a worker whose
 heartbeat finds the lease taken stops training at its next batch.
+
+The same watchdog runs `resend_lost_messages()`: a queued job whose task message died with a
+Redis that does not persist them gets a new one.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from django.utils import timezone
 
 from playground.jobs import events
 from playground.jobs.models import Job
+from trainer.spec import gang_size
 
 log = logging.getLogger(__name__)
 Status = Job.Status
@@ -126,7 +130,11 @@ def requeue_stale_jobs(now: datetime | None = None) -> dict[str, list[int]]:
 
     failed = fail_exhausted(Job.objects.all(), now)
     requeued = []
-    for job in Job.objects.filter(_stale(now)).only("pk", "worker", "heartbeat_at", "attempts"):
+    for job in Job.objects.filter(_stale(now)).only("pk", "worker", "heartbeat_at", "attempts", "queue", "strategy"):
+        if gang_size(job.strategy) > 1:
+            if fail_lost_gang(job):
+                failed.append(job.pk)
+            continue
         # Conditional on the heartbeat we read: a worker that beat meanwhile keeps its job.
         if Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
                 status=Status.QUEUED, worker=""):
@@ -135,11 +143,56 @@ def requeue_stale_jobs(now: datetime | None = None) -> dict[str, list[int]]:
                                                       f"(last heartbeat {since}); requeued to resume "
                                                       f"from the last checkpoint."})
             events.publish(job.pk, "status", {"status": Status.QUEUED, "attempt": job.attempts})
-            run_job.delay(job.pk)
+            run_job.apply_async((job.pk,), queue=job.queue)
             requeued.append(job.pk)
     if requeued or failed:
         log.warning("stale jobs: requeued %s, failed %s", requeued, failed)
     return {"requeued": requeued, "failed": failed}
+
+
+def resend_lost_messages(now: datetime | None = None) -> list[int]:
+    """Sends a new task message for each job queued for over a lease timeout in a queue the
+    broker holds no message for: its message was lost (a Redis restarted without persistence,
+    or a publish that failed after a requeue). Returns their ids.
+
+    Only empty queues: a backlog may still hold the message, and is looked at again once it
+    drains. A duplicate (a message taken but not yet claimed) is harmless: the claim is
+    conditional.
+    """
+    from playground.jobs.services import enqueue
+
+    waiting = Job.objects.filter(status=Status.QUEUED, created_at__lt=stale_before(now))
+    queues = set(waiting.order_by().values_list("queue", flat=True).distinct())
+    empty = [queue for queue in queues if broker_queue_length(queue) == 0]
+    resent = []
+    for job in waiting.filter(queue__in=empty).only("pk", "queue", "strategy"):
+        # A forming gang's joined members hold their messages: only the missing ones are lost.
+        members = gang_size(job.strategy)
+        missing = members - job.gang_slots.count() if members > 1 else 1
+        if missing > 0:
+            enqueue(job.pk, job.queue, members=missing, gang=members > 1)
+            resent.append(job.pk)
+    if resent:
+        log.warning("queued jobs without a task message: sent new ones for %s", resent)
+    return resent
+
+
+def broker_queue_length(queue: str) -> int:
+    from playground.celery import app
+
+    with app.connection_for_write() as connection:
+        return connection.default_channel.queue_declare(queue=queue).message_count
+
+
+def fail_lost_gang(job: Job) -> bool:
+    """Fails a multi_worker job whose chief stopped heartbeating: its cluster cannot be
+    rebuilt around a lost member, so it does not resume (playground/jobs/gang.py)."""
+    from playground.jobs.services import fail_job
+
+    since = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+    return fail_job(job.pk, f"Worker {job.worker or '?'} (the chief, rank 0) stopped responding (last "
+                            f"heartbeat {since}); multi_worker jobs do not resume after losing a worker: "
+                            f"submit the job again.")
 
 
 def fail_exhausted(jobs, now: datetime | None = None) -> list[int]:
@@ -157,8 +210,9 @@ def fail_exhausted(jobs, now: datetime | None = None) -> list[int]:
 
 
 def start_watchdog(interval_s: float | None = None) -> threading.Thread:
-    """Runs `requeue_stale_jobs()` now and then every `interval_s` (default: the lease
-    timeout) in a daemon thread; started once per worker at Celery's `worker_ready`."""
+    """Runs `requeue_stale_jobs()` and `resend_lost_messages()` now and then every
+    `interval_s` (default: the lease timeout) in a daemon thread; started once per worker at
+    Celery's `worker_ready`."""
     interval = interval_s or settings.PLAYGROUND_LEASE_TIMEOUT_S
     stop = threading.Event()
 
@@ -167,6 +221,7 @@ def start_watchdog(interval_s: float | None = None) -> threading.Thread:
             try:
                 close_old_connections()
                 requeue_stale_jobs()
+                resend_lost_messages()
             except Exception:
                 log.exception("stale-job check failed; retrying in %s s", interval)
             if stop.wait(interval):

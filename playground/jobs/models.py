@@ -36,6 +36,9 @@ class Job(models.Model):
     hyperparameters = models.JSONField(default=dict)
     precision = models.CharField(max_length=32, default="float32")
     strategy = models.CharField(max_length=32, default="default")
+    # GPUs the job asks for, and the Celery queue that choice routed it to (playground/ops).
+    gpus = models.PositiveSmallIntegerField(default=0)
+    queue = models.CharField(max_length=64, default="training")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
@@ -83,6 +86,7 @@ class Job(models.Model):
             "hyperparameters": self.hyperparameters,
             "precision": self.precision,
             "strategy": self.strategy,
+            "gpus": self.gpus,
         }
 
 
@@ -102,3 +106,28 @@ class JobEvent(models.Model):
 
     def message(self) -> dict:
         return {"seq": self.seq, "type": self.type, "job": self.job_id, "data": self.data}
+
+
+class GangSlot(models.Model):
+    """One worker's place in a multi_worker job's TensorFlow cluster (playground/jobs/gang.py).
+
+    Unique per (job, rank) so two workers never claim one rank, and per (job, worker) so a
+    worker never holds two ranks of a job: it would wait for itself."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="gang_slots")
+    rank = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=255)
+    # host:port of this member's TensorFlow gRPC server, as the other members reach it.
+    address = models.CharField(max_length=255)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "rank"], name="unique_gang_rank"),
+            models.UniqueConstraint(fields=["job", "worker"], name="one_gang_rank_per_worker"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} rank {self.rank} on {self.worker}"

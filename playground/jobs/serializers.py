@@ -4,20 +4,37 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from playground.jobs.models import Job, JobEvent
-from trainer.spec import SpecError, validate_spec
+from trainer.recipes import RECIPES
+from trainer.spec import MAX_GPUS, PRECISIONS, SpecError, validate_spec
 
-SPEC_FIELDS = ("recipe", "dataset", "hyperparameters", "precision", "strategy")
+SPEC_FIELDS = ("recipe", "dataset", "hyperparameters", "precision", "strategy", "gpus")
 CREATE_FIELDS = (*SPEC_FIELDS, "parent")
+
+
+# The schema lists the choices of these two; validate_spec checks them (its messages name the
+# field and what is allowed), so clients and schemathesis see the choices without a second check.
+@extend_schema_field({"type": "string", "enum": sorted(RECIPES)})
+class RecipeNameField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": list(PRECISIONS)})
+class PrecisionField(serializers.CharField):
+    pass
 
 
 class JobCreateSerializer(serializers.Serializer):
     """Input of POST /api/v1/jobs/. Validation is trainer.spec.validate_spec, shared with the form."""
 
-    recipe = serializers.CharField(help_text="Recipe name, see GET /api/v1/recipes/.")
+    recipe = RecipeNameField(help_text="Recipe name, see GET /api/v1/recipes/.")
     dataset = serializers.CharField(required=False, help_text="One of the recipe's datasets; default: its default_dataset.")
     hyperparameters = serializers.DictField(required=False, help_text="Name → value; unspecified ones take their defaults.")
-    precision = serializers.CharField(required=False, help_text="float32 (default), mixed_float16, mixed_bfloat16 or auto.")
+    precision = PrecisionField(required=False, help_text="float32 (default), mixed_float16, mixed_bfloat16 or auto.")
     strategy = serializers.CharField(required=False, help_text="default, mirrored (all the worker's GPUs, or its logical CPUs) or mirrored:<n> (n devices).")
+    gpus = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_GPUS,
+        help_text="GPUs the job needs (0 to 8, default 0): it runs on a worker with at least that many, and "
+        "mirrored uses that many. Accepted even when no such worker is online: it waits for one (see waiting_for).")
 
     parent = serializers.JSONField(
         required=False,
@@ -65,11 +82,14 @@ class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     artifacts = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
+    waiting_for = serializers.SerializerMethodField(
+        help_text="Why a queued GPU job has not started (no online worker has that many GPUs), else null.")
 
     class Meta:
         model = Job
         fields = [
-            "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "status",
+            "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "gpus", "queue",
+            "waiting_for", "status",
             "created_at", "started_at", "finished_at", "progress", "metrics", "best_epoch",
             "test_metrics", "analysis", "error", "artifacts", "run_info", "cancel_requested",
             "last_seq", "ws_url", "parent", "parent_epoch", "freeze", "group",
@@ -85,6 +105,11 @@ class JobSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         absolute = request.build_absolute_uri if request else (lambda url: url)
         return [{**artifact, "url": absolute(artifact["url"])} for artifact in job.artifacts]
+
+    def get_waiting_for(self, job: Job) -> str | None:
+        from playground.ops.registry import waiting_for
+
+        return waiting_for(job)
 
     def get_ws_url(self, job: Job) -> str:
         path = f"/ws/jobs/{job.pk}/"

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from playground.jobs import events
 from playground.jobs.models import Job
-from trainer.spec import JobSpec
+from playground.ops.registry import queue_for
+from trainer.spec import JobSpec, gang_size
 
 log = logging.getLogger(__name__)
 Status = Job.Status
@@ -41,9 +42,10 @@ def _publish_status(job_id: int, status: str, **extra) -> None:
 
 
 def create_job(owner, spec: JobSpec, **fields) -> Job:
-    """Queues a job; `fields` are extra Job fields (parent, parent_epoch, freeze, group)."""
-    from playground.jobs.tasks import run_job
+    """Queues a job; `fields` are extra Job fields (parent, parent_epoch, freeze, group).
 
+    Raises QueueUnavailable (and keeps nothing) when the broker refuses the task message.
+    """
     with transaction.atomic():
         job = Job.objects.create(
             owner=owner,
@@ -53,12 +55,63 @@ def create_job(owner, spec: JobSpec, **fields) -> Job:
             **fields,
             precision=spec.precision,
             strategy=spec.strategy,
+            gpus=spec.gpus,
+            queue=queue_for(spec.gpus),
             progress={"epoch": 0, "epochs": spec.hyperparameters.get("epochs"), "step": 0, "steps": None},
         )
         _publish_status(job.pk, Status.QUEUED)
-        run_job.delay_on_commit(job.pk)
+        transaction.on_commit(lambda: _enqueue_or_withdraw(job))
     job.refresh_from_db()
     return job
+
+
+class QueueUnavailable(Exception):
+    """The broker refused the task message; the job was withdrawn, so nothing is half-created."""
+
+
+def enqueue(job_id: int, queue: str, members: int = 1, gang: bool | None = None) -> None:
+    """Sends the job's task message, or for a multi_worker job (`gang`, by default members > 1)
+    one `run_gang_member` message per member (playground/jobs/gang.py); raises
+    QueueUnavailable when the broker cannot take it."""
+    from kombu.exceptions import OperationalError
+
+    from playground.jobs.tasks import run_gang_member, run_job
+
+    try:
+        if gang if gang is not None else members > 1:
+            for _ in range(members):
+                run_gang_member.apply_async((job_id,), queue=queue)
+        else:
+            run_job.apply_async((job_id,), queue=queue)
+    except OperationalError as exc:
+        raise QueueUnavailable(f"The job queue is unavailable ({broker_address()} refused the connection); "
+                               "nothing was saved, try again shortly.") from exc
+
+
+def _enqueue_or_withdraw(job: Job) -> None:
+    # Runs after the commit (a worker must find the row), so a refused message cannot roll the
+    # job back: delete it instead, with the rest of its race, and let the client retry (503).
+    try:
+        enqueue(job.pk, job.queue, gang_size(job.strategy))
+    except QueueUnavailable:
+        with transaction.atomic():
+            if job.group_id is not None:
+                Job.objects.filter(group_id=job.group_id).delete()
+                job.group.delete()
+            else:
+                Job.objects.filter(pk=job.pk).delete()
+        log.warning("job %s withdrawn: the broker refused its task message", job.pk)
+        raise
+
+
+def broker_address() -> str:
+    """Where the broker is, without credentials: "Redis at host:port" or the transport name."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.CELERY_BROKER_URL)
+    if url.scheme.startswith("redis"):
+        return f"Redis at {url.hostname}:{url.port or 6379}"
+    return f"the {url.scheme} broker"
 
 
 def claim_job(job_id: int, worker: str) -> bool:
@@ -89,7 +142,8 @@ def succeed_job(job_id: int, result: dict) -> bool:
         analysis=result.get("analysis"),
         best_epoch=result.get("best_epoch"),
         run_info={k: result[k] for k in ("precision", "devices", "replicas", "per_replica_batch_size",
-                                            "epochs_run") if k in result},
+                                            "epochs_run", "strategy", "workers", "global_batch_size")
+                  if k in result},
     )
 
 
@@ -115,6 +169,62 @@ def request_cancel(job: Job) -> Job:
             raise JobConflict(f"Job {job.pk} already {job.status}; there is nothing to cancel.")
     job.refresh_from_db()
     return job
+
+
+RETRYABLE = (Status.FAILED, Status.CANCELLED)
+
+
+def retry_job(job: Job) -> Job:
+    """Runs a failed or cancelled job again as a new job (same owner, spec and fork origin).
+
+    A clone rather than a reset: the old job keeps its events, error and checkpoints for the
+    record, and the new one starts from a clean workdir; each names the other in a log event.
+    """
+    from trainer.spec import SpecError, validate_spec
+
+    job.refresh_from_db()
+    if job.status not in RETRYABLE:
+        raise JobConflict(f"Job {job.pk} is {job.status}; only failed or cancelled jobs can be retried.")
+    try:
+        spec = validate_spec(job.spec_dict())
+    except SpecError as exc:
+        raise JobConflict(f"Job {job.pk} cannot be retried: its specification is no longer valid: {exc.errors}") from None
+    retry = create_job(job.owner, spec, parent=job.parent, parent_epoch=job.parent_epoch, freeze=job.freeze)
+    events.publish(job.pk, "log", {"message": f"Retried as job {retry.pk}.", "retry": retry.pk})
+    events.publish(retry.pk, "log", {"message": f"Retry of job {job.pk} ({job.status}).", "retry_of": job.pk})
+    return retry
+
+
+def requeue_job(job: Job, by: str = "staff") -> Job:
+    """Running → queued with a fresh task message, for a job whose worker is stuck or gone.
+
+    The next worker resumes it from its last checkpoint, as after a stale lease
+    (leases.py); the old worker, if it is still alive, finds its lease gone at its next
+    heartbeat and stops without finishing the job.
+    """
+    job.refresh_from_db()
+    if gang_size(job.strategy) > 1:
+        raise JobConflict(f"Job {job.pk} is a {job.strategy} job, which cannot resume on other workers; "
+                          "cancel it and retry it instead.")
+    worker, heartbeat_at = job.worker, job.heartbeat_at
+    if not Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(status=Status.QUEUED, worker=""):
+        job.refresh_from_db()
+        raise JobConflict(f"Job {job.pk} is {job.status}; only running jobs can be requeued.")
+    since = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "never"
+    events.publish(job.pk, "log", {"message": f"Requeued by {by} from worker {worker or '?'} (last heartbeat "
+                                              f"{since}); resumes from the last checkpoint."})
+    _publish_status(job.pk, Status.QUEUED, attempt=job.attempts)
+    transaction.on_commit(lambda: enqueue(job.pk, job.queue))
+    job.refresh_from_db()
+    return job
+
+
+def checkpoint_retention():
+    """The per-epoch checkpoints every job keeps, from settings (PLAYGROUND_CHECKPOINT_KEEP_*)."""
+    from trainer.checkpoint import Retention
+
+    return Retention(keep_every=settings.PLAYGROUND_CHECKPOINT_KEEP_EVERY,
+                     keep_last=settings.PLAYGROUND_CHECKPOINT_KEEP_LAST)
 
 
 def fork_options(job: Job) -> dict:
@@ -158,7 +268,8 @@ def run_job(job_id: int, worker: str) -> None:
         spec = validate_spec(job.spec_dict())
         with leases.keep_alive(lease):
             result = train(spec, reporter, workdir, data_dir=settings.PLAYGROUND_DATA_DIR,
-                           reported_epochs=reported_epochs, **fork_options(job))
+                           reported_epochs=reported_epochs, retention=checkpoint_retention(),
+                           **fork_options(job))
         if reporter.lease_lost:
             raise LeaseLost
     except LeaseLost:

@@ -11,12 +11,10 @@ from django.contrib.auth.models import AnonymousUser
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    # The same lookup as the REST API's: named ApiTokens, then legacy DRF tokens.
+    from playground.accounts.authentication import user_for_key
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    return user_for_key(key) or AnonymousUser()
 
 
 def _token_from_headers(scope) -> str | None:

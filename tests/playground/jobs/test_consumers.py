@@ -8,9 +8,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from playground.asgi import application
+from tests.conftest import token_for as issue_token
 from playground.jobs import events, services
 from trainer.spec import validate_spec
 
@@ -30,9 +30,7 @@ def new_job(owner):
     return services.create_job(owner, validate_spec({"recipe": "mlp"}))
 
 
-@database_sync_to_async
-def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+token_for = database_sync_to_async(issue_token)
 
 
 def communicator(path: str, token: str | None = None, headers=()) -> WebsocketCommunicator:

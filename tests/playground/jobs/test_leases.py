@@ -34,7 +34,7 @@ def lease_settings(settings):
 def sent(monkeypatch):
     """Task messages sent (create_job's and requeue_stale_jobs'); no worker reads them here."""
     messages = []
-    monkeypatch.setattr("playground.jobs.tasks.run_job.delay", messages.append)
+    monkeypatch.setattr("playground.jobs.tasks.run_job.apply_async", lambda args, **options: messages.append(args[0]))
     return messages
 
 

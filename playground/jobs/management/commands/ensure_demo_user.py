@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
+
+from playground.accounts.models import ApiToken
+
+TOKEN_NAME = "ensure_demo_user"
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) a login for the local playground and print its API token."
+    help = "Create (or reset) a login for the local playground and print a fresh API token for it."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="demo")
@@ -19,7 +22,10 @@ class Command(BaseCommand):
         if staff:
             user.is_staff = user.is_superuser = True
         user.save()
-        token, _ = Token.objects.get_or_create(user=user)
+        # Only a digest of each key is stored, so "print the token" means issuing a fresh one;
+        # the previous key this command printed for the user stops working.
+        ApiToken.objects.filter(user=user, name=TOKEN_NAME).delete()
+        _, key = ApiToken.issue(user, TOKEN_NAME)
         verb = "created" if created else "updated"
         self.stderr.write(f"user {username!r} {verb} (password {password!r}); API token:")
-        self.stdout.write(token.key)
+        self.stdout.write(key)

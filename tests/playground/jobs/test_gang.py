@@ -1,0 +1,147 @@
+"""Gang scheduling of multi_worker jobs: one message per member, one rank per worker, a gang
+that forms or fails with the count, and never a requeue after a worker loss. Training over
+real worker processes is in tests/integration/test_multi_worker.py."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from playground.jobs import gang, leases, services
+from playground.jobs.models import GangSlot, Job
+from tests.conftest import client_for
+from trainer.spec import validate_spec
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Task messages create_job sends, by task; no worker reads them here."""
+    messages = {"run_job": [], "run_gang_member": []}
+    for task in messages:
+        monkeypatch.setattr(f"playground.jobs.tasks.{task}.apply_async",
+                            lambda args, queue, task=task: messages[task].append((args, queue)))
+    return messages
+
+
+def gang_job(owner, workers: int = 2) -> Job:
+    spec = validate_spec({"recipe": "mlp", "strategy": f"multi_worker:{workers}",
+                          "hyperparameters": {"epochs": 1, "hidden_layers": [16]}})
+    return services.create_job(owner, spec)
+
+
+def test_a_multi_worker_job_is_queued_as_one_member_message_per_worker(alice, sent):
+    job = gang_job(alice, workers=3)
+
+    assert job.status == "queued"
+    assert sent["run_gang_member"] == [((job.pk,), job.queue)] * 3
+    assert sent["run_job"] == []
+
+
+def test_the_api_accepts_multi_worker_and_explains_a_bad_worker_count(alice, sent):
+    api = client_for(alice)
+
+    ok = api.post("/api/v1/jobs/", {"recipe": "mlp", "strategy": "multi_worker:2"}, format="json")
+    bad = api.post("/api/v1/jobs/", {"recipe": "mlp", "strategy": "multi_worker:1"}, format="json")
+
+    assert ok.status_code == 201 and ok.json()["strategy"] == "multi_worker:2"
+    assert bad.status_code == 400
+    assert "whole number of workers from 2 to 64" in str(bad.json()["strategy"])
+
+
+def test_workers_claim_the_ranks_in_order_and_a_full_gang_takes_no_more(alice, sent):
+    job = gang_job(alice)
+
+    first = gang.claim_rank(job.pk, 2, "w1@host", "10.0.0.1:4001")
+    second = gang.claim_rank(job.pk, 2, "w2@host", "10.0.0.2:4002")
+    third = gang.claim_rank(job.pk, 2, "w3@host", "10.0.0.3:4003")
+
+    assert (first.rank, second.rank, third) == (0, 1, None)
+    assert list(GangSlot.objects.filter(job=job).values_list("rank", "worker", "address")) == [
+        (0, "w1@host", "10.0.0.1:4001"), (1, "w2@host", "10.0.0.2:4002")]
+
+
+def test_a_worker_never_holds_two_ranks_of_one_job(alice, sent):
+    job = gang_job(alice, workers=3)
+    gang.claim_rank(job.pk, 3, "w1@host", "10.0.0.1:4001")
+
+    assert gang.claim_rank(job.pk, 3, "w1@host", "10.0.0.1:4002") is None
+    assert GangSlot.objects.filter(job=job).count() == 1
+
+
+def test_the_gang_forms_once_every_member_has_joined(alice, sent):
+    job = gang_job(alice)
+    mine = gang.claim_rank(job.pk, 2, "w2@host", "127.0.0.1:4002")
+    gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+
+    slots = gang.wait_for_gang(job.pk, mine, 2, timeout_s=5)
+
+    assert [(s.rank, s.worker) for s in slots] == [(0, "w2@host"), (1, "w1@host")]
+    job.refresh_from_db()
+    assert job.status == "queued", "the chief, not the gang, moves the job to running"
+
+
+def test_a_gang_that_does_not_form_in_time_fails_the_job_with_the_count(alice, sent):
+    job = gang_job(alice, workers=3)
+    mine = gang.claim_rank(job.pk, 3, "w1@host", "127.0.0.1:4001")
+
+    assert gang.wait_for_gang(job.pk, mine, 3, timeout_s=0.2) is None
+
+    job.refresh_from_db()
+    assert job.status == "failed" and job.finished_at is not None
+    assert job.error.startswith("Only 1 of 3 workers joined within 0.2 s")
+    assert job.events.order_by("-seq").first().data == {"status": "failed", "error": job.error}
+
+
+def test_a_waiting_member_leaves_a_cancelled_job_without_failing_it(alice, sent):
+    job = gang_job(alice)
+    mine = gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+    services.request_cancel(job)
+
+    assert gang.wait_for_gang(job.pk, mine, 2, timeout_s=5) is None
+
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.error == ""
+
+
+def test_a_member_whose_worker_died_while_waiting_frees_its_rank(alice, sent, settings):
+    settings.PLAYGROUND_LEASE_TIMEOUT_S = 30
+    job = gang_job(alice)
+    dead = gang.claim_rank(job.pk, 2, "w0@host", "127.0.0.1:4000")
+    GangSlot.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=60))
+    mine = gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+
+    assert gang.wait_for_gang(job.pk, mine, 2, timeout_s=0.2) is None
+
+    assert list(GangSlot.objects.filter(job=job).values_list("worker", flat=True)) == ["w1@host"]
+    job.refresh_from_db()
+    assert job.error.startswith("Only 1 of 2 workers joined")
+
+
+def test_a_member_message_for_a_job_past_forming_is_a_no_op(alice, sent):
+    job = gang_job(alice)
+    Job.objects.filter(pk=job.pk).update(status="running", worker="w0@host", heartbeat_at=timezone.now())
+
+    gang.run_member(job.pk, "w1@host")
+
+    assert not GangSlot.objects.filter(job=job).exists()
+    job.refresh_from_db()
+    assert (job.status, job.worker) == ("running", "w0@host")
+
+
+def test_a_multi_worker_job_whose_chief_stopped_heartbeating_fails_instead_of_resuming(alice, sent, settings):
+    settings.PLAYGROUND_LEASE_TIMEOUT_S = 30
+    job = gang_job(alice)
+    Job.objects.filter(pk=job.pk).update(status="running", worker="w0@host", attempts=1,
+                                         heartbeat_at=timezone.now() - timedelta(seconds=60))
+
+    outcome = leases.requeue_stale_jobs()
+
+    assert outcome == {"requeued": [], "failed": [job.pk]}
+    assert sent["run_job"] == [] and len(sent["run_gang_member"]) == 2, "create_job's messages only"
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error.startswith("Worker w0@host (the chief, rank 0) stopped responding")
+    assert "multi_worker jobs do not resume" in job.error
