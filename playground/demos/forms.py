@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trainer.spec import PRECISIONS, STRATEGIES, SpecError, validate_spec
+from trainer.spec import MAX_GPUS, PRECISIONS, STRATEGIES, SpecError, validate_spec
 
-TOP_FIELDS = ("dataset", "precision", "strategy")
+TOP_FIELDS = ("dataset", "precision", "strategy", "gpus")
 
 
 @dataclass
@@ -54,6 +54,11 @@ def parse_submission(recipe: dict, data) -> tuple[dict, dict]:
             errors[name] = [f"Expected {_EXPECTED.get(schema['type'], 'a value')}, got {raw!r}."]
     spec = {"recipe": recipe["name"], "hyperparameters": hyperparameters}
     spec.update({name: data[name] for name in TOP_FIELDS if data.get(name)})
+    if "gpus" in spec:
+        try:
+            spec["gpus"] = _parse("int", spec["gpus"])
+        except ValueError:
+            errors["gpus"] = [f"Expected {_EXPECTED['int']}, got {spec.pop('gpus')!r}."]
     return spec, errors
 
 
@@ -86,5 +91,8 @@ def form_fields(recipe: dict, data, errors: dict) -> tuple[list[Field], dict]:
                            data.get("precision", "float32"), errors.get("precision", [])),
         "strategy": Field("strategy", {"type": "str", "choices": list(STRATEGIES)},
                           data.get("strategy", "default"), errors.get("strategy", [])),
+        "gpus": Field("gpus", {"type": "int", "min": 0, "max": MAX_GPUS, "default": 0,
+                               "help": "GPUs on the worker; the job waits for a worker that has them"},
+                      data.get("gpus", 0), errors.get("gpus", [])),
     }
     return hp_fields, top

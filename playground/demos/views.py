@@ -5,9 +5,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
+from playground.accounts import quotas
+from playground.accounts.models import ShareLink
 from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
 from playground.jobs.forks import form_parent_fields
@@ -31,6 +34,7 @@ def play(request, recipe: str):
     if recipe_info is None:
         raise Http404(f"No recipe {recipe!r}.")
     errors: dict = {}
+    quota_error = ""
     data = request.GET
     status = 200
     if request.method == "POST":
@@ -42,12 +46,21 @@ def play(request, recipe: str):
         fork, fork_errors = form_parent_fields(request.user, data, spec)
         if fork_errors:
             errors["parent"], spec = fork_errors, None
+        if spec is not None and (too_much := quotas.sample_epochs_error(request.user, spec)):
+            errors["epochs"], spec = [too_much], None
         if spec is not None:
-            job = services.create_job(request.user, spec, **fork)
-            return redirect("job-detail", pk=job.pk)
-        status = 400
+            try:
+                with transaction.atomic():
+                    quotas.reserve_job_slots(request.user)
+                    job = services.create_job(request.user, spec, **fork)
+            except quotas.QuotaExceeded as exc:
+                quota_error, status = str(exc), 429
+            else:
+                return redirect("job-detail", pk=job.pk)
+        else:
+            status = 400
     hp_fields, top = form_fields(recipe_info, data, errors)
-    context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors,
+    context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors, "quota_error": quota_error,
                "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")}}
     return render(request, "demos/play.html", context, status=status)
 
@@ -55,13 +68,24 @@ def play(request, recipe: str):
 @login_required
 def job_detail(request, pk: int):
     job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
-    rerun = {"dataset": job.dataset, "precision": job.precision, "strategy": job.strategy}
-    for name, value in job.hyperparameters.items():
-        rerun[name] = ", ".join(map(str, value)) if isinstance(value, list) else value
     context = {
         "job": job,
         "job_json": JobSerializer(job, context={"request": request}).data,
-        "rerun_query": urlencode(rerun),
+        "rerun_query": rerun_query(job),
         "try_page": _recipes().get(job.recipe, {}).get("try_page"),
+        "share_url": _share_url(request, job),
     }
     return render(request, "demos/job_detail.html", context)
+
+
+def rerun_query(job) -> str:
+    """The play-form query that trains the same setup again."""
+    rerun = {"dataset": job.dataset, "precision": job.precision, "strategy": job.strategy, "gpus": job.gpus}
+    for name, value in job.hyperparameters.items():
+        rerun[name] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    return urlencode(rerun)
+
+
+def _share_url(request, job) -> str:
+    link = ShareLink.objects.filter(job=job).first()
+    return request.build_absolute_uri(link.get_absolute_url()) if link else ""

@@ -3,6 +3,13 @@
 // its stored events; after a drop the page reconnects with the last seq and loses nothing.
 const job = JSON.parse(document.getElementById("job-data").textContent);
 const $ = (id) => document.getElementById(id);
+// Where the page reads from: the owner's API and socket, or a share link's read-only URLs
+// (/s/<token>/..., given in #job-urls; cancel is null there).
+const urls = {
+  job: `/api/v1/jobs/${job.id}/`, ws: `/ws/jobs/${job.id}/`, artifacts: `/api/v1/jobs/${job.id}/artifacts/`,
+  cancel: `/api/v1/jobs/${job.id}/cancel/`,
+  ...JSON.parse(document.getElementById("job-urls")?.textContent || "{}"),
+};
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 
 const state = {
@@ -76,7 +83,7 @@ function showStatus(status) {
   state.status = status;
   $("status").textContent = status;
   $("status").className = `badge status-${status}`;
-  $("cancel").hidden = FINISHED.has(status);
+  if ($("cancel")) $("cancel").hidden = FINISHED.has(status);
   const tryLink = $("try-link");
   if (tryLink) tryLink.hidden = status !== "succeeded";
   if (status === "running" && !state.startedAt) state.startedAt = Date.now();
@@ -235,7 +242,7 @@ function onArtifact(a) {
   row.dataset.variant = `${a.kind}-${a.variant}`;
   const links = (a.files || [a.path]).map((file) => {
     const link = document.createElement("a");
-    link.href = `/api/v1/jobs/${job.id}/artifacts/${file}`;
+    link.href = `${urls.artifacts}${file}`;
     link.textContent = file.split("/").pop();
     link.download = "";
     return link;
@@ -291,7 +298,7 @@ function handle(message) {
     showTestMetrics(message.data.test_metrics);
     return;
   }
-  if (message.seq <= state.lastSeq) return;
+  if (typeof message.seq !== "number" || message.seq <= state.lastSeq) return;  // pong, error frames
   state.lastSeq = message.seq;
   appendRaw(message);
   const data = message.data;
@@ -307,31 +314,37 @@ function handle(message) {
 }
 
 async function refreshTestMetrics() {
-  const response = await fetch(`/api/v1/jobs/${job.id}/`, { headers: { Accept: "application/json" } });
+  const response = await fetch(urls.job, { headers: { Accept: "application/json" } });
   if (response.ok) showTestMetrics((await response.json()).test_metrics);
+}
+
+function showConnection(text, down = false) {
+  $("connection").textContent = text;
+  $("connection").classList.toggle("connection-down", down);
 }
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/jobs/${job.id}/?after=${state.lastSeq}`);
-  ws.onopen = () => { $("connection").textContent = "live"; state.retryMs = 500; };
+  const ws = new WebSocket(`${scheme}://${location.host}${urls.ws}?after=${state.lastSeq}`);
+  ws.onopen = () => { showConnection("live"); state.retryMs = 500; };
   ws.onmessage = (event) => handle(JSON.parse(event.data));
   ws.onclose = (event) => {
     if (event.code >= 4400 && event.code < 4500) {
-      $("connection").textContent = `refused (${event.code})`;
+      showConnection(`refused (${event.code})`, true);
       return;
     }
-    $("connection").textContent = "reconnecting";
+    // Redis or the server is away; the events go on being stored and replay from lastSeq.
+    showConnection("reconnecting…", true);
     setTimeout(connect, state.retryMs);
     state.retryMs = Math.min(state.retryMs * 2, 10000);
   };
   window.playground.socket = ws;
 }
 
-$("cancel").addEventListener("click", async () => {
+$("cancel")?.addEventListener("click", async () => {
   $("cancel").disabled = true;
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
-  const response = await fetch(`/api/v1/jobs/${job.id}/cancel/`, { method: "POST", headers: { "X-CSRFToken": csrf } });
+  const response = await fetch(urls.cancel, { method: "POST", headers: { "X-CSRFToken": csrf } });
   if (!response.ok) {
     banner(`Could not cancel: ${(await response.json()).detail || response.status}`, "error");
     $("cancel").disabled = false;

@@ -1,0 +1,41 @@
+"""`Authorization: Token <key>` for REST and WebSocket clients, backed by named, revocable
+ApiTokens. Keys made by DRF's `drf_create_token` (the authtoken table) keep working, so
+scripts written against the documented contract do not break."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+
+from playground.accounts.models import ApiToken, digest
+
+# last_used is a hint for the tokens page, not an audit log: one write a minute per token at most.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def user_for_key(key: str):
+    """The active user a token key belongs to, or None (unknown, revoked or inactive user)."""
+    token = ApiToken.objects.select_related("user").filter(key_hash=digest(key)).first()
+    if token is not None:
+        now = timezone.now()
+        if token.last_used is None or now - token.last_used > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+        user = token.user
+    else:
+        from rest_framework.authtoken.models import Token
+
+        legacy = Token.objects.select_related("user").filter(key=key).first()
+        user = legacy.user if legacy is not None else None
+    return user if user is not None and user.is_active else None
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    model = ApiToken
+
+    def authenticate_credentials(self, key):
+        user = user_for_key(key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        return user, None
