@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Client WebSocket frames are tiny (ping, resume); uvicorn closes a bigger one with 1009.
+WS_MAX_SIZE ?= 65536
 
 .PHONY: run setup dev-setup vendor migrate test bench clean
 
@@ -43,7 +45,7 @@ run: migrate
 	@$(BIN)/python manage.py ensure_demo_user --username admin --password admin --staff > /dev/null
 	@echo "Playground: http://$(HOST):$(PORT)/  (log in as demo/demo; admin/admin for /admin/)"
 	@echo "API token for demo: $$(cat var/demo-token.txt)  (also in var/demo-token.txt)"
-	$(BIN)/uvicorn playground.asgi:application --host $(HOST) --port $(PORT) --lifespan on
+	$(BIN)/uvicorn playground.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-max-size $(WS_MAX_SIZE)
 
 test: dev-setup
 	node --test tests/js/
@@ -52,6 +54,8 @@ test: dev-setup
 bench: dev-setup
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/event_latency.py
+	$(BIN)/python benchmarks/ws_fanout.py
+	$(BIN)/python benchmarks/submit_rate.py
 
 clean:
 	rm -rf var .pytest_cache test-artifacts

@@ -2,25 +2,21 @@
 
 A separate emitter process (standing in for the Celery worker) calls JobReporter.on_event, which
 persists each event in PostgreSQL and group_sends it through Redis; a websockets client on the
-job's /ws/jobs/<id>/ measures when each arrives. Prints JSON.
+job's /ws/jobs/<id>/ measures when each arrives. Prints JSON. Redis is a private
+redis-server; PostgreSQL a fresh database (benchmarks/_support.py).
 
     python benchmarks/event_latency.py [--events 300] [--interval 0.01]
-Env: PLAYGROUND_TEST_POSTGRES_URL (admin URL), PLAYGROUND_TEST_REDIS_URL.
+Env: PLAYGROUND_TEST_POSTGRES_URL (admin URL).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _support import ROOT, latency_summary, service_stack
 
 
 def emit(job_id: int, count: int, interval: float) -> None:
@@ -49,11 +45,6 @@ async def watch(ws_url: str, token: str, count: int, after: int) -> list[float]:
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=300)
@@ -65,47 +56,29 @@ def main() -> None:
 
     import requests
 
-    from tests.support.processes import (
-        free_port, manage, stack_env, start_web, stop, temporary_database, wait_for, web_is_up,
-    )
+    with service_stack() as stack:
+        # No worker runs, so the job stays queued; the emitter plays the worker's part.
+        job = requests.post(f"{stack.base_url}/api/v1/jobs/", json={"recipe": "mlp"},
+                            headers=stack.headers, timeout=10).json()
 
-    admin_url = os.environ.get("PLAYGROUND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    redis_url = os.environ.get("PLAYGROUND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    with tempfile.TemporaryDirectory() as tmp, temporary_database(admin_url) as database_url:
-        env = stack_env(database_url, redis_url, Path(tmp))
-        manage(env, "migrate", "--noinput")
-        token = manage(env, "ensure_demo_user", "--username", "bench", "--password", "bench")
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        web = start_web(env, port, Path(tmp) / "web.log")
-        try:
-            wait_for(lambda: web_is_up(base_url), 60, "uvicorn")
-            # No worker runs, so the job stays queued; the emitter plays the worker's part.
-            job = requests.post(f"{base_url}/api/v1/jobs/", json={"recipe": "mlp"},
-                                headers={"Authorization": f"Token {token}"}, timeout=10).json()
+        async def run() -> list[float]:
+            watcher = asyncio.create_task(watch(job["ws_url"], stack.token, args.events, job["last_seq"]))
+            await asyncio.sleep(0.5)  # connected and subscribed before the first event
+            emitter = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--emit", str(job["id"]), "--events", str(args.events),
+                "--interval", str(args.interval), cwd=ROOT, env=stack.env,
+            )
+            latencies = await watcher
+            await emitter.wait()
+            return latencies
 
-            async def run() -> list[float]:
-                watcher = asyncio.create_task(watch(job["ws_url"], token, args.events, job["last_seq"]))
-                await asyncio.sleep(0.5)  # connected and subscribed before the first event
-                emitter = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "--emit", str(job["id"]), "--events", str(args.events),
-                    "--interval", str(args.interval), cwd=ROOT, env=env,
-                )
-                latencies = await watcher
-                await emitter.wait()
-                return latencies
-
-            latencies = asyncio.run(run())
-        finally:
-            stop([web])
+        latencies = asyncio.run(run())
     print(json.dumps({
         "benchmark": "event_latency",
         "path": "JobReporter.on_event (PostgreSQL write) -> Redis channel layer -> uvicorn -> websockets client",
         "events": args.events,
         "delivered": len(latencies),
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p95_ms": round(percentile(latencies, 0.95), 2),
-        "max_ms": round(max(latencies), 2),
+        **latency_summary(latencies),
         "target_p95_ms": 100,
     }, indent=2))
 

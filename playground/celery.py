@@ -32,6 +32,37 @@ def configure_training_devices(**kwargs) -> None:
             logging.getLogger(__name__).exception("PLAYGROUND_CPU_REPLICAS not applied")
 
 
+_devices: list[dict] = []
+
+
+@signals.celeryd_after_setup.connect
+def choose_queues(sender, instance, **kwargs) -> None:
+    """Finds this worker's devices and adds gpu-1 … gpu-k to the queues -Q chose
+    (PLAYGROUND_WORKER_QUEUES replaces them), before it consumes anything."""
+    from playground.ops.registry import probe_devices, select_worker_queues
+
+    _devices[:] = probe_devices()
+    select_worker_queues(instance.app, _devices)
+
+
+@signals.worker_ready.connect
+def register_worker(sender, **kwargs) -> None:
+    """Advertises the worker (hostname, queues, devices) in the registry, with a heartbeat."""
+    from playground.ops.registry import worker_started
+
+    worker_started(sender.hostname, list(sender.app.amqp.queues.consume_from), _devices)
+
+
+@signals.worker_shutdown.connect
+def unregister_worker(sender, **kwargs) -> None:
+    from playground.ops.registry import worker_stopped
+
+    try:
+        worker_stopped(sender.hostname)
+    except Exception:  # the database may be what is going away; the row then goes stale
+        logging.getLogger(__name__).exception("could not unregister worker %s", sender.hostname)
+
+
 @signals.worker_ready.connect
 def watch_for_stale_jobs(**kwargs) -> None:
     """Requeues jobs whose worker died (no heartbeat), now and every lease timeout: Celery

@@ -7,6 +7,7 @@ in-memory Celery broker and a worker thread inside the web process.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,18 @@ if not SECRET_KEY:
     SECRET_KEY = "embedded-playground-not-secret"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
+# Served over HTTPS (TLS ends at a proxy in front of uvicorn that sets X-Forwarded-Proto): http is
+# redirected, HSTS is sent, cookies are secure-only. Off for the embedded playground on plain http.
+PLAYGROUND_HTTPS = env_bool("PLAYGROUND_HTTPS", False)
+if PLAYGROUND_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("PLAYGROUND_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PLAYGROUND_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("PLAYGROUND_HSTS_PRELOAD", True)
+
 REDIS_URL = env_str("REDIS_URL")
 # The embedded worker is a Celery worker thread inside the web process; on by default only
 # when there is no broker to hand jobs to a separate worker.
@@ -68,6 +81,10 @@ EMBEDDED_WORKER = env_bool("PLAYGROUND_EMBEDDED_WORKER", not REDIS_URL)
 # Logical CPU devices each worker process splits its CPU into, so a "mirrored" job can run on
 # a machine without GPUs (tests, CPU benchmarks); 0 keeps TensorFlow's single CPU device.
 PLAYGROUND_CPU_REPLICAS = env_int("PLAYGROUND_CPU_REPLICAS", 0)
+# The exact queues a worker consumes (comma-separated). Unset: its -Q queues plus gpu-1 … gpu-k
+# for the k GPUs it finds, so jobs asking for n GPUs reach only workers with n or more
+# (playground/ops/registry.py).
+PLAYGROUND_WORKER_QUEUES = env_list("PLAYGROUND_WORKER_QUEUES", [])
 
 PLAYGROUND_DATA_DIR = Path(env_str("PLAYGROUND_DATA_DIR", str(BASE_DIR / "var" / "data")))
 MEDIA_ROOT = Path(env_str("PLAYGROUND_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
@@ -87,12 +104,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served by the app, not from a CDN
     "channels",
     "playground.jobs",
+    "playground.ops",
     "playground.demos",
+    "playground.accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # 413 for oversized bodies before anything reads them; 503 when Redis is down (playground/errors.py).
+    "playground.errors.FaultsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -133,6 +154,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each request runs its sync code in a thread of its own, and a persistent
+    # connection belongs to its thread: every request opened one and left it behind, until
+    # PostgreSQL refused clients under load (benchmarks/submit_rate.py). A pool (psycopg_pool)
+    # is shared by all threads of the process; Celery's prefork children reopen their own.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": env_int("PLAYGROUND_DB_POOL_SIZE", 10), "timeout": 10,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -147,6 +177,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Larger bodies are refused with 413 before a view reads them (playground/errors.py). The
+# largest legitimate one is a predict batch of 256 MNIST images as JSON floats: ~4.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -156,13 +190,20 @@ WHITENOISE_AUTOREFRESH = DEBUG
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so that an unauthenticated request gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        # Named, revocable tokens (playground/accounts); drf_create_token keys keep working too.
+        "playground.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "playground.openapi.AutoSchema",
+    # DRF's JSON parser answers a too-deeply nested body with a 500; this one with a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "playground.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Deep Learning Playground API",
@@ -174,11 +215,30 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Submission limits (playground/accounts): jobs queued + running per user, epochs × training
+# samples per job (0 = no limit; staff are exempt from both), and the DRF rate on job and race
+# submissions per user ("" = not throttled), counted in the cache below.
+PLAYGROUND_QUOTA_CONCURRENT_JOBS = env_int("PLAYGROUND_QUOTA_CONCURRENT_JOBS", 5)
+PLAYGROUND_QUOTA_SAMPLE_EPOCHS = env_int("PLAYGROUND_QUOTA_SAMPLE_EPOCHS", 10_000_000)
+PLAYGROUND_SUBMIT_RATE = env_str("PLAYGROUND_SUBMIT_RATE", "30/min")
+
+# Shared by every web process when there is a Redis, so throttling counts across all of them.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            # channels_redis' core layer, with one reader per process for all its consumers.
+            "BACKEND": "playground.jobs.channel_layer.FanOutRedisChannelLayer",
+            # redis-py's default 5 s socket timeout equals channels_redis's 5 s BZPOPMIN, so an
+            # idle consumer's read timed out and dropped its WebSocket every few seconds
+            # (measured in tests/integration/test_redis_restart.py); a dead Redis still fails
+            # at once (connection reset or refused), an unreachable one within the 1 s connect.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 1}],
+                       "capacity": 1000},
         }
     }
 else:
@@ -197,7 +257,17 @@ CELERY_TASK_ACKS_LATE = True
 # (playground/jobs/leases.py) turns that copy into a no-op, so the timeout only bounds recovery.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 if REDIS_URL:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("PLAYGROUND_VISIBILITY_TIMEOUT_S", 600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("PLAYGROUND_VISIBILITY_TIMEOUT_S", 600),
+        # A Redis that does not answer (host gone, not just the port closed) fails a submission
+        # in seconds instead of the OS's TCP timeout (minutes).
+        "socket_connect_timeout": 1,
+    }
+# With the broker down a submission answers 503 within ~2 s: one quick retry for a blip, no more.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.5, "interval_step": 0, "interval_max": 0.5}
+# A worker that loses Redis keeps training (the job's lease lives in the database) and
+# reconnects; cancelling would throw away a running job for a broker blip.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -211,6 +281,18 @@ PLAYGROUND_CANCEL_POLL_S = 0.25
 PLAYGROUND_HEARTBEAT_S = env_int("PLAYGROUND_HEARTBEAT_S", 5)
 PLAYGROUND_LEASE_TIMEOUT_S = env_int("PLAYGROUND_LEASE_TIMEOUT_S", 120)
 PLAYGROUND_MAX_ATTEMPTS = env_int("PLAYGROUND_MAX_ATTEMPTS", 3)
+# multi_worker:<n> jobs (playground/jobs/gang.py): how long the first worker to join waits for
+# the other n-1 before failing the job, and the address other workers reach this one's
+# TensorFlow gRPC server on (a port is picked per job).
+PLAYGROUND_GANG_TIMEOUT_S = env_int("PLAYGROUND_GANG_TIMEOUT_S", 300)
+PLAYGROUND_GANG_HOST = env_str("PLAYGROUND_GANG_HOST", socket.gethostname())
+# Per-epoch checkpoints a job keeps for forks (trainer.checkpoint.Retention): every KEEP_EVERY-th
+# epoch and the last KEEP_LAST, besides best and latest; KEEP_EVERY=1 keeps them all.
+PLAYGROUND_CHECKPOINT_KEEP_EVERY = env_int("PLAYGROUND_CHECKPOINT_KEEP_EVERY", 5)
+PLAYGROUND_CHECKPOINT_KEEP_LAST = env_int("PLAYGROUND_CHECKPOINT_KEEP_LAST", 3)
+if PLAYGROUND_CHECKPOINT_KEEP_EVERY < 0 or PLAYGROUND_CHECKPOINT_KEEP_LAST < 0:
+    raise ImproperlyConfigured("PLAYGROUND_CHECKPOINT_KEEP_EVERY and PLAYGROUND_CHECKPOINT_KEEP_LAST "
+                               "must be 0 or more.")
 
 LOGGING = {
     "version": 1,

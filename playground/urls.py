@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from playground.accounts.urls import share_urlpatterns
 from playground.jobs import api_races, api_translate
 from playground.jobs.api_recommend import RecommendView
 from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
@@ -12,10 +13,15 @@ from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
 router = DefaultRouter()
 router.register("jobs", JobViewSet, basename="job")
 
+handler404 = "playground.errors.page_not_found"
+handler500 = "playground.errors.server_error"  # JSON under /api/, a plain page elsewhere
+
 urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"))),  # pages without our <link>
     path("admin/", admin.site.urls),
+    path("accounts/", include("playground.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include(share_urlpatterns)),
     path("api/v1/recipes/", RecipeListView.as_view(), name="recipe-list"),
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
     path("api/v1/jobs/<int:pk>/translate/", api_translate.TranslateView.as_view(), name="job-translate"),
@@ -25,5 +31,6 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("playground.ops.urls")),
     path("", include("playground.demos.urls")),
 ]

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from django.core.cache import cache
 from rest_framework.test import APIClient
+
+from playground.accounts.models import ApiToken
 
 
 @pytest.fixture
@@ -30,9 +32,13 @@ def bob(make_user):
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
+
+
+def token_for(user) -> str:
+    """A fresh API token key for `user` (each call adds a token)."""
+    return ApiToken.issue(user, f"test {ApiToken.objects.filter(user=user).count() + 1}")[1]
 
 
 @pytest.fixture
@@ -44,3 +50,9 @@ def api(alice) -> APIClient:
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # Throttling counts submissions in the cache; user ids repeat across tests.
+    cache.clear()

@@ -35,6 +35,9 @@ def stack_env(database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
         "PLAYGROUND_MEDIA_ROOT": str(tmp / "media"),
         "PLAYGROUND_DATA_DIR": str(tmp / "data"),
         "DJANGO_SECRET_KEY": "not-secret-test-stack",
+        # One user submits for a whole session here; quotas and throttling have their own tests.
+        "PLAYGROUND_QUOTA_CONCURRENT_JOBS": "100",
+        "PLAYGROUND_SUBMIT_RATE": "",
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -44,9 +47,10 @@ def manage(env: dict[str, str], *args: str) -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+def start_web(env: dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(BIN / "uvicorn"), "playground.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on"],
+        [str(BIN / "uvicorn"), "playground.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on",
+         "--workers", str(workers), "--ws-max-size", "65536"],
         cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
     )
 
