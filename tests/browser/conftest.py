@@ -47,7 +47,10 @@ def site(tmp_path_factory):
         stop([web])
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps its event loop marked as running in
+# this thread while it is open, and every async test that runs after it (pytest-asyncio) would
+# fail with "Runner.run() cannot be called from a running event loop".
+@pytest.fixture(scope="package")
 def browser():
     if CHROMIUM is None:
         unavailable("Chromium is not installed (apt-get install chromium)")
