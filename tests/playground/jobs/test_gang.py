@@ -145,3 +145,19 @@ def test_a_multi_worker_job_whose_chief_stopped_heartbeating_fails_instead_of_re
     assert job.status == "failed"
     assert job.error.startswith("Worker w0@host (the chief, rank 0) stopped responding")
     assert "multi_worker jobs do not resume" in job.error
+
+
+def test_a_forming_gang_whose_messages_were_lost_gets_one_message_per_missing_member(alice, sent, settings,
+                                                                                      monkeypatch):
+    settings.PLAYGROUND_LEASE_TIMEOUT_S = 30
+    job = gang_job(alice, workers=3)
+    gang.claim_rank(job.pk, 3, "w1@host", "10.0.0.1:4001")  # one member joined and holds its message
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=31))
+    monkeypatch.setattr(leases, "broker_queue_length", lambda queue: 0)  # as after a Redis restart
+    sent["run_gang_member"].clear()
+
+    resent = leases.resend_lost_messages()
+
+    assert resent == [job.pk]
+    assert sent["run_gang_member"] == [((job.pk,), job.queue)] * 2, "the two members that never joined"
+    assert sent["run_job"] == [], "a gang member is never resent as a single-worker run"
