@@ -168,15 +168,16 @@ def _run_chief(job_id: int, slot: GangSlot, slots: list[GangSlot]) -> None:
     if outcome.stopped == "cancel":
         events.publish(job_id, "log", {"message": f"Cancelled during epoch {reporter.epoch or 1}; "
                                                   f"stopped all {len(slots)} workers."})
-        services.cancel_running_job(job_id)
+        services.cancel_running_job(job_id, lease)
     elif outcome.stopped in ("finished", "lease"):
         log.info("job %s ended elsewhere (%s); chief stops", job_id, outcome.stopped)
     elif outcome.result is not None:
-        services.succeed_job(job_id, outcome.result)
+        services.succeed_job(job_id, outcome.result, lease)
     elif outcome.failed:
-        services.fail_job(job_id, outcome.reason)
+        services.fail_job(job_id, outcome.reason, lease)
     else:
-        services.fail_job(job_id, f"Multi-worker training stopped in epoch {reporter.epoch or 1}: {outcome.reason}")
+        services.fail_job(job_id, f"Multi-worker training stopped in epoch {reporter.epoch or 1}: {outcome.reason}",
+                          lease)
 
 
 def _run_member(job_id: int, slot: GangSlot, slots: list[GangSlot]) -> None:

@@ -124,8 +124,11 @@ def claim_job(job_id: int, worker: str) -> bool:
     return bool(claimed)
 
 
-def _finish(job_id: int, status: str, **fields) -> bool:
-    finished = Job.objects.filter(pk=job_id, status=Status.RUNNING).update(
+def _finish(job_id: int, status: str, lease=None, **fields) -> bool:
+    # With the worker's lease, only while it still holds the job: a worker that was presumed
+    # dead and taken over (or requeued by staff) must not finish its successor's attempt.
+    holder = {"worker": lease.worker, "attempts": lease.attempt} if lease is not None else {}
+    finished = Job.objects.filter(pk=job_id, status=Status.RUNNING, **holder).update(
         status=status, finished_at=timezone.now(), **fields
     )
     if finished:
@@ -134,10 +137,11 @@ def _finish(job_id: int, status: str, **fields) -> bool:
     return bool(finished)
 
 
-def succeed_job(job_id: int, result: dict) -> bool:
+def succeed_job(job_id: int, result: dict, lease=None) -> bool:
     return _finish(
         job_id,
         Status.SUCCEEDED,
+        lease,
         test_metrics=result.get("test_metrics"),
         analysis=result.get("analysis"),
         best_epoch=result.get("best_epoch"),
@@ -147,12 +151,12 @@ def succeed_job(job_id: int, result: dict) -> bool:
     )
 
 
-def cancel_running_job(job_id: int, result: dict | None = None) -> bool:
-    return _finish(job_id, Status.CANCELLED)
+def cancel_running_job(job_id: int, lease=None) -> bool:
+    return _finish(job_id, Status.CANCELLED, lease)
 
 
-def fail_job(job_id: int, reason: str) -> bool:
-    return _finish(job_id, Status.FAILED, error=reason)
+def fail_job(job_id: int, reason: str, lease=None) -> bool:
+    return _finish(job_id, Status.FAILED, lease, error=reason)
 
 
 def request_cancel(job: Job) -> Job:
@@ -275,17 +279,18 @@ def run_job(job_id: int, worker: str) -> None:
     except LeaseLost:
         log.warning("job %s: lease lost to another worker; %s stops without finishing it", job_id, worker)
     except TrainingFailed as exc:
-        fail_job(job_id, str(exc))
+        fail_job(job_id, str(exc), lease)
     except SpecError as exc:
-        fail_job(job_id, f"The job's specification is no longer valid: {exc.errors}")
+        fail_job(job_id, f"The job's specification is no longer valid: {exc.errors}", lease)
     except Exception as exc:
         log.exception("job %s crashed", job_id)
-        fail_job(job_id, f"Training stopped with an unexpected error {reporter.where()}: {type(exc).__name__}: {exc}")
+        fail_job(job_id, f"Training stopped with an unexpected error {reporter.where()}: {type(exc).__name__}: {exc}",
+                 lease)
     else:
         if result.get("status") == "cancelled":
-            cancel_running_job(job_id, result)
+            cancel_running_job(job_id, lease)
         else:
-            succeed_job(job_id, result)
+            succeed_job(job_id, result, lease)
 
 
 def _log_resume(job_id: int, workdir: Path, lease) -> None:

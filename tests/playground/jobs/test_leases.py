@@ -111,6 +111,22 @@ def test_a_worker_whose_lease_was_taken_stops_training_and_finishes_nothing(alic
     assert lost and reporter.should_stop() is True and reporter.lease_lost
 
 
+def test_a_worker_that_finishes_after_a_takeover_cannot_end_its_successors_attempt(alice):
+    job = running(job_for(alice), "w1")
+    stale = leases.Lease(job.pk, "w1", 1)
+    running(job, "w2", attempts=2)  # w1 was presumed dead; w2 resumed the job
+
+    assert services.succeed_job(job.pk, {"test_metrics": {"accuracy": 0.5}}, stale) is False
+    assert services.fail_job(job.pk, "w1's late failure", stale) is False
+    assert services.cancel_running_job(job.pk, stale) is False
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.error) == ("running", "w2", "")
+
+    assert services.succeed_job(job.pk, {"test_metrics": {"accuracy": 0.9}}, leases.Lease(job.pk, "w2", 2))
+    job.refresh_from_db()
+    assert (job.status, job.test_metrics) == ("succeeded", {"accuracy": 0.9})
+
+
 def test_a_heartbeat_keeps_a_job_from_being_requeued(alice, sent):
     job = running(job_for(alice), "w1", silent_for_s=60)
     sent.clear()  # create_job's own message
