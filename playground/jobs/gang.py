@@ -99,7 +99,10 @@ def wait_for_gang(job_id: int, slot: GangSlot, size: int,
     timeout = settings.PLAYGROUND_GANG_TIMEOUT_S if timeout_s is None else timeout_s
     deadline = time.monotonic() + timeout
     while True:
-        if not Job.objects.filter(pk=job_id, status=Status.QUEUED).exists():
+        # Running is not "stopped": the chief may see the full gang, take the lease and start
+        # before this member's first look.
+        if not Job.objects.filter(pk=job_id, status__in=(Status.QUEUED, Status.RUNNING),
+                                  cancel_requested=False).exists():
             return None
         _beat(slot)
         # A member whose worker died while waiting frees its rank for a redelivered message.

@@ -20,6 +20,7 @@ const state = {
   bestEpoch: null,
   smoothed: null,
   retryMs: 500,
+  resumedAt: 0,
 };
 // Read by the browser tests, handy in the console too.
 window.playground = { state, epochPoints: [], batchPoints: [] };
@@ -294,11 +295,22 @@ function appendRaw(message) {
 function handle(message) {
   if (message.type === "snapshot") {
     if (message.data.started_at) state.startedAt = Date.parse(message.data.started_at);
-    showStatus(message.data.status);
+    // A final status waits for its own status event, which the replay behind the snapshot
+    // brings after the epochs this page has not seen yet.
+    if (!FINISHED.has(message.data.status)) showStatus(message.data.status);
     showTestMetrics(message.data.test_metrics);
     return;
   }
   if (typeof message.seq !== "number" || message.seq <= state.lastSeq) return;  // pong, error frames
+  if (message.seq > state.lastSeq + 1) {
+    // A live event was lost on the way (seqs have no holes): ask for the stored ones again,
+    // once a second at most; this one comes back with them, in order.
+    if (Date.now() - state.resumedAt > 1000) {
+      state.resumedAt = Date.now();
+      window.playground.socket.send(JSON.stringify({ type: "resume", after: state.lastSeq }));
+    }
+    return;
+  }
   state.lastSeq = message.seq;
   appendRaw(message);
   const data = message.data;

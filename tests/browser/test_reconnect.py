@@ -3,6 +3,8 @@ while the server cannot be reached, and the job page catches up from its last se
 can, with every event exactly once."""
 from __future__ import annotations
 
+import json
+
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_pages import api, cancelled_afterwards, submit
 
@@ -88,3 +90,39 @@ def test_the_home_page_shows_reconnecting_while_its_job_sockets_are_down(site, p
         outage.up()
         indicator.wait_for(state="hidden", timeout=30_000)
     row.locator(".status-cancelled").wait_for(timeout=60_000)
+
+
+def test_a_live_event_lost_on_the_way_is_fetched_again_and_drawn_in_order(site, page):
+    """The server skips no seq; if one never reaches the page (a full channel buffer, a proxy),
+    the page asks for the stored events again ("resume") instead of drawing a hole."""
+    dropped, resumes = [], []
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message) -> None:
+            event = json.loads(message)
+            if event.get("type") == "epoch" and event["data"]["epoch"] == 2 and not dropped:
+                dropped.append(event["seq"])  # lost once; the stored copy is still there
+                return
+            ws.send(message)
+
+        def to_server(message) -> None:
+            resumes.extend([json.loads(message)] if '"resume"' in message else [])
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+    page.route_web_socket("**/ws/jobs/**", route)
+    log_in(page, site)
+    job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 4, "hidden_layers": [16]}})
+    page.goto(f"{site.base_url}/jobs/{job['id']}/")
+    page.wait_for_function("document.getElementById('status').textContent === 'succeeded'", timeout=120_000)
+
+    assert dropped, "the route saw epoch 2 go by"
+    assert resumes and resumes[0]["after"] == dropped[0] - 1
+    assert page.evaluate("window.playground.epochPoints.map(p => p.epoch)") == [1, 2, 3, 4]
+    last_seq = api(site, "GET", f"/api/v1/jobs/{job['id']}/events/?after=0&limit=1").json()["last_seq"]
+    assert event_seqs(page) == list(range(1, last_seq + 1)), "every event exactly once, in order"
+    assert not page.console_errors

@@ -83,6 +83,17 @@ def test_the_gang_forms_once_every_member_has_joined(alice, sent):
     assert job.status == "queued", "the chief, not the gang, moves the job to running"
 
 
+def test_a_member_that_looks_after_the_chief_has_started_still_trains(alice, sent):
+    job = gang_job(alice)
+    gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+    mine = gang.claim_rank(job.pk, 2, "w2@host", "127.0.0.1:4002")
+    assert leases.acquire(job.pk, "w1@host") is not None  # the chief saw the full gang first
+
+    slots = gang.wait_for_gang(job.pk, mine, 2, timeout_s=5)
+
+    assert slots is not None and [s.rank for s in slots] == [0, 1]
+
+
 def test_a_gang_that_does_not_form_in_time_fails_the_job_with_the_count(alice, sent):
     job = gang_job(alice, workers=3)
     mine = gang.claim_rank(job.pk, 3, "w1@host", "127.0.0.1:4001")
