@@ -82,6 +82,7 @@ function redraw() {
 
 function showStatus(status) {
   state.status = status;
+  document.dispatchEvent(new CustomEvent("job-status", { detail: status }));
   $("status").textContent = status;
   $("status").className = `badge status-${status}`;
   if ($("cancel")) $("cancel").hidden = FINISHED.has(status);

@@ -1,9 +1,8 @@
 // The job page's analysis of a classifier's test set: a clickable confusion matrix with
 // per-class accuracy; clicking a cell lists that cell's stored samples (image, true and
-// predicted class, probabilities). Loads /api/v1/jobs/<id>/ once the job has succeeded.
+// predicted class, probabilities). Loads /api/v1/jobs/<id>/ as soon as the job has succeeded.
 const job = JSON.parse(document.getElementById("job-data").textContent);
 const $ = (id) => document.getElementById(id);
-const FINISHED = new Set(["failed", "cancelled"]);
 
 function el(tag, props = {}, children = []) {
   const node = Object.assign(document.createElement(tag), props);
@@ -67,15 +66,17 @@ function render(analysis) {
   window.playground = Object.assign(window.playground || {}, { analysis });
 }
 
+let loaded = false;
+
 async function load() {
+  if (loaded) return;
+  loaded = true;
   const response = await fetch(`/api/v1/jobs/${job.id}/`, { headers: { Accept: "application/json" } });
-  if (!response.ok) return;
+  if (!response.ok) { loaded = false; return; }
   const current = await response.json();
-  if (current.status === "succeeded") {
-    if (current.analysis?.confusion_matrix && current.analysis.cells) render(current.analysis);
-  } else if (!FINISHED.has(current.status)) {
-    setTimeout(load, 3000); // still training: look again (the page stays live)
-  }
+  if (current.analysis?.confusion_matrix && current.analysis.cells) render(current.analysis);
 }
 
-load();
+// job.js announces each status it shows; the analysis is stored with the "succeeded" one.
+document.addEventListener("job-status", (event) => { if (event.detail === "succeeded") load(); });
+if (job.status === "succeeded") load();

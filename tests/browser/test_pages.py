@@ -78,6 +78,8 @@ def test_the_recipe_form_keeps_its_setup_in_the_url_and_trains_on_the_server(sit
     assert job["hyperparameters"] | {"epochs": 12, "activation": "tanh", "batch_size": 16, "hidden_layers": [32]} == job["hyperparameters"]
     assert epochs_seen(page) == list(range(1, 13))
     assert page.evaluate("window.playground.epochPoints.map(p => p.val_loss)") == job["metrics"]["val_loss"]
+    # The analysis follows the live "succeeded" status, on a page opened while the job was queued.
+    page.wait_for_selector("#analysis-box:not([hidden])", timeout=10_000)
     assert page.locator("#epochs tr.best").count() == 1
     assert page.locator("#exports tr").count() == 4
     assert page.locator("#test-metrics").inner_text().startswith("loss")
