@@ -37,6 +37,7 @@ from django.utils import timezone
 from playground.jobs.leases import stale_before
 from playground.jobs.models import Job
 from playground.ops.models import WorkerNode
+from trainer.spec import gang_size
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +177,18 @@ def _stop_heartbeat(hostname: str) -> None:
 
 
 def waiting_for(job: Job) -> str | None:
-    """Why a queued GPU job has not started, or None: no online worker consumes its queue."""
-    if job.status != Job.Status.QUEUED or job.gpus <= 0:
+    """Why a queued job cannot start yet, or None: no online worker consumes its GPU queue, or
+    fewer online workers consume its queue than its multi_worker gang needs."""
+    if job.status != Job.Status.QUEUED:
         return None
-    if any(job.queue in node.queues for node in online().only("queues")):
+    members = gang_size(job.strategy)
+    if job.gpus <= 0 and members <= 1:
+        return None
+    serving = sum(job.queue in node.queues for node in online().only("queues"))
+    if members > 1 and serving < members:
+        return (f"Waiting for {members} workers on queue {job.queue}: {serving} online. The job fails if "
+                f"they have not all joined within {settings.PLAYGROUND_GANG_TIMEOUT_S:g} s of the first one.")
+    if serving:
         return None
     plural = "s" if job.gpus > 1 else ""
     return (f"Waiting for a worker with {job.gpus} GPU{plural}: no online worker consumes queue "

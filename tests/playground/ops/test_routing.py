@@ -178,3 +178,18 @@ def test_a_stale_gpu_job_is_requeued_on_its_gpu_queue(alice):
 
     assert leases.requeue_stale_jobs()["requeued"] == [job.pk]
     assert (messages_in("gpu-3"), messages_in("training")) == (before[0] + 1, before[1])
+
+
+@pytest.mark.django_db
+def test_a_multi_worker_job_says_how_many_of_its_workers_are_online(api, settings):
+    settings.PLAYGROUND_GANG_TIMEOUT_S = 300
+    registry.register("celery@one", ["training"], [])
+    job_id = api.post("/api/v1/jobs/", {"recipe": "mlp", "strategy": "multi_worker:2"}, format="json").json()["id"]
+
+    waiting = api.get(f"/api/v1/jobs/{job_id}/").json()["waiting_for"]
+    registry.register("celery@two", ["training"], [])
+    ready = api.get(f"/api/v1/jobs/{job_id}/").json()["waiting_for"]
+
+    assert waiting == ("Waiting for 2 workers on queue training: 1 online. The job fails if they have not "
+                       "all joined within 300 s of the first one.")
+    assert ready is None
