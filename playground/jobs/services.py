@@ -194,8 +194,14 @@ def retry_job(job: Job) -> Job:
     except SpecError as exc:
         raise JobConflict(f"Job {job.pk} cannot be retried: its specification is no longer valid: {exc.errors}") from None
     retry = create_job(job.owner, spec, parent=job.parent, parent_epoch=job.parent_epoch, freeze=job.freeze)
-    events.publish(job.pk, "log", {"message": f"Retried as job {retry.pk}.", "retry": retry.pk})
-    events.publish(retry.pk, "log", {"message": f"Retry of job {job.pk} ({job.status}).", "retry_of": job.pk})
+
+    def link() -> None:
+        events.publish(job.pk, "log", {"message": f"Retried as job {retry.pk}.", "retry": retry.pk})
+        events.publish(retry.pk, "log", {"message": f"Retry of job {job.pk} ({job.status}).", "retry_of": job.pk})
+
+    # After the new job's task message (create_job's on_commit, registered first): a retry the
+    # broker refuses is withdrawn, and the old job must not name it.
+    transaction.on_commit(link)
     return retry
 
 

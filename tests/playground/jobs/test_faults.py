@@ -263,3 +263,25 @@ def test_a_queued_job_whose_message_was_lost_gets_one_new_message(alice, setting
     assert first == [lost.pk], "the fresh job may still have its message in flight"
     assert second == [], "a queue that holds messages is left alone: no pile of duplicates"
     assert leases.broker_queue_length("training") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_the_broker_refuses_answers_503_and_leaves_the_old_job_as_it_was(alice, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from playground.jobs.models import Job
+
+    failed = services.create_job(alice, validate_spec({"recipe": "mlp"}))
+    Job.objects.filter(pk=failed.pk).update(status="failed", error="boom")
+    events_before = list(failed.events.values_list("seq", flat=True))
+
+    def refused(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("playground.jobs.tasks.run_job.apply_async", refused)
+    response = client_for(alice).post(f"/api/v1/jobs/{failed.pk}/retry/")
+
+    assert response.status_code == 503, response.content
+    assert "nothing was saved" in response.json()["detail"]
+    assert list(Job.objects.values_list("pk", flat=True)) == [failed.pk], "the retry was withdrawn"
+    assert list(failed.events.values_list("seq", flat=True)) == events_before, "no 'Retried as job N' line"

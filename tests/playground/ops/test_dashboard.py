@@ -329,10 +329,11 @@ async def test_a_refresh_frame_brings_a_snapshot_and_an_unknown_frame_an_error_o
 
 # Retry and requeue: services
 
-def test_retry_clones_a_failed_job_as_a_new_queued_job_linked_both_ways(alice):
+def test_retry_clones_a_failed_job_as_a_new_queued_job_linked_both_ways(alice, django_capture_on_commit_callbacks):
     old = failed_job(alice)
 
-    retry = services.retry_job(old)
+    with django_capture_on_commit_callbacks(execute=True):  # the link lines follow the commit
+        retry = services.retry_job(old)
 
     assert retry.pk != old.pk and retry.status == "queued" and retry.owner == alice
     assert retry.spec_dict() == old.spec_dict()
