@@ -7,6 +7,8 @@ Gang scheduling. `create_job` sends n `run_gang_member` task messages instead of
    (job, rank) and per (job, worker)) and reserves a port for its TensorFlow gRPC server;
 2. waits, heartbeating its slot, until n members have joined, or fails the job with
    "only k of n workers joined within T s" (PLAYGROUND_GANG_TIMEOUT_S) while it is queued;
+   a member of a younger gang gives way to an older one that is forming too (it leaves its
+   rank and requeues its message), so two gangs never hold each other's workers;
 3. trains in a fresh process (trainer.multi_worker) with TF_CONFIG built from the slots.
    Rank 0, the chief, takes the job's lease (queued → running, the job's heartbeat), relays
    the child's events through the normal reporter and finishes the job; the other ranks
@@ -45,6 +47,9 @@ from trainer.spec import gang_size
 log = logging.getLogger(__name__)
 Status = Job.Status
 POLL_S = 0.5
+# How long a member of a gang waits before it gives way to an older gang that is forming too
+# (time for an ordinary gang to form first).
+YIELD_AFTER_S = 5.0
 
 
 def run_member(job_id: int, worker: str) -> None:
@@ -97,7 +102,8 @@ def wait_for_gang(job_id: int, slot: GangSlot, size: int,
     stopped waiting (cancelled, or failed by a member that timed out) or this one timed out
     and failed it."""
     timeout = settings.PLAYGROUND_GANG_TIMEOUT_S if timeout_s is None else timeout_s
-    deadline = time.monotonic() + timeout
+    waiting_since = time.monotonic()
+    deadline = waiting_since + timeout
     while True:
         # Running is not "stopped": the chief may see the full gang, take the lease and start
         # before this member's first look.
@@ -110,12 +116,40 @@ def wait_for_gang(job_id: int, slot: GangSlot, size: int,
         slots = list(GangSlot.objects.filter(job_id=job_id).order_by("rank"))
         if len(slots) >= size:
             return slots[:size]
+        if time.monotonic() >= waiting_since + YIELD_AFTER_S and _older_gang_forming(job_id):
+            _yield(job_id, slot)
+            return None
         if time.monotonic() >= deadline:
             fail_queued_job(job_id, f"Only {len(slots)} of {size} workers joined within {timeout:g} s, "
                                     f"so the multi_worker job could not start. Start at least {size} "
                                     f"workers on its queue, or ask for fewer.")
             return None
         time.sleep(POLL_S)
+
+
+def _older_gang_forming(job_id: int) -> bool:
+    """Whether an older multi_worker job on the same queue is also forming and incomplete.
+
+    Two gangs that each hold some of the only workers would wait for each other until the
+    timeout failed both; the younger one gives its workers to the older one instead.
+    """
+    job = Job.objects.only("queue").get(pk=job_id)
+    older = (Job.objects.filter(pk__lt=job_id, queue=job.queue, status=Status.QUEUED,
+                                strategy__startswith="multi_worker:")
+             .filter(gang_slots__isnull=False).distinct().only("strategy"))
+    return any(older_job.gang_slots.count() < gang_size(older_job.strategy) for older_job in older)
+
+
+def _yield(job_id: int, slot: GangSlot) -> None:
+    # The message goes to the back of the queue, behind the older gang's missing members; if
+    # sending it fails, the watchdog resends it (leases.resend_lost_messages counts slots).
+    slot.delete()
+    queue = Job.objects.only("queue").get(pk=job_id).queue
+    log.info("job %s: %s leaves its rank to an older forming gang and requeues its message", job_id, slot.worker)
+    try:
+        services.enqueue(job_id, queue, members=1, gang=True)
+    except services.QueueUnavailable as exc:
+        log.warning("job %s: %s", job_id, exc)
 
 
 def fail_queued_job(job_id: int, reason: str) -> bool:

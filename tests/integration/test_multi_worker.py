@@ -108,6 +108,29 @@ def test_two_workers_train_one_multi_worker_job_and_the_chief_reports_it(gang, d
     assert {a["variant"] for a in artifacts} >= {"h5", "float32", "float16", "uint8"}
 
 
+def test_two_gangs_that_split_the_workers_between_them_both_train(gang, database_url):
+    """Messages in the order A, B, A, B: each of the two workers joins a different gang. The
+    younger gang gives its worker back (its message goes to the end of the queue), so the older
+    one forms, trains, and the younger one follows, instead of both waiting for the timeout."""
+    env, workers, tmp = gang
+    spec = {"recipe": "mlp", "dataset": "digits", "strategy": "multi_worker:2", "hyperparameters": HYPERPARAMETERS}
+    ids = manage(env, "shell", "-c", (
+        "from unittest import mock; from django.contrib.auth import get_user_model; "
+        "from playground.jobs import services, tasks; from trainer.spec import validate_spec; "
+        "owner = get_user_model().objects.get(username='alice'); "
+        "patch = mock.patch.object(services, 'enqueue'); patch.start(); "
+        f"jobs = [services.create_job(owner, validate_spec({spec!r})) for _ in range(2)]; patch.stop(); "
+        "[tasks.run_gang_member.apply_async((job.pk,), queue=job.queue) for job in jobs + jobs]; "
+        "print(*[job.pk for job in jobs])")).splitlines()[-1]
+    older, younger = (int(pk) for pk in ids.split())
+
+    finished = {job_id: wait_until_finished(database_url, job_id, 240, tmp) for job_id in (older, younger)}
+
+    assert [finished[job_id][0] for job_id in (older, younger)] == ["succeeded", "succeeded"], finished
+    started = dict(rows(database_url, "SELECT id, started_at FROM jobs_job WHERE id IN (%s, %s)", older, younger))
+    assert started[older] < started[younger], "the older gang went first"
+
+
 def test_a_multi_worker_job_fails_with_the_reason_when_too_few_workers_join(stack, redis_url, database_url, tmp_path):
     env = gang_env(stack, redis_url, database_url, tmp_path, redis_db=9, timeout_s=3)
     worker = start_worker(env, "gang-alone", tmp_path / "worker.log")

@@ -106,6 +106,34 @@ def test_a_gang_that_does_not_form_in_time_fails_the_job_with_the_count(alice, s
     assert job.events.order_by("-seq").first().data == {"status": "failed", "error": job.error}
 
 
+def test_a_younger_gang_gives_its_worker_to_an_older_one_instead_of_deadlocking(alice, sent, monkeypatch):
+    monkeypatch.setattr(gang, "YIELD_AFTER_S", 0)
+    older, younger = gang_job(alice), gang_job(alice)
+    gang.claim_rank(older.pk, 2, "w1@host", "127.0.0.1:4001")  # each gang holds one of two workers
+    mine = gang.claim_rank(younger.pk, 2, "w2@host", "127.0.0.1:4002")
+    sent["run_gang_member"].clear()
+
+    assert gang.wait_for_gang(younger.pk, mine, 2, timeout_s=30) is None
+
+    assert not GangSlot.objects.filter(job=younger).exists(), "w2 is free for the older gang's other member"
+    assert sent["run_gang_member"] == [((younger.pk,), younger.queue)], "its message waits at the back"
+    younger.refresh_from_db()
+    assert younger.status == "queued" and younger.error == ""
+
+
+def test_a_gang_waits_on_when_no_older_gang_is_forming(alice, sent, monkeypatch):
+    monkeypatch.setattr(gang, "YIELD_AFTER_S", 0)
+    gang_job(alice)  # older, but none of its members has joined: it holds no worker
+    job = gang_job(alice)
+    mine = gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+    sent["run_gang_member"].clear()
+
+    assert gang.wait_for_gang(job.pk, mine, 2, timeout_s=0.2) is None
+
+    job.refresh_from_db()
+    assert job.error.startswith("Only 1 of 2 workers joined") and sent["run_gang_member"] == []
+
+
 def test_a_waiting_member_leaves_a_cancelled_job_without_failing_it(alice, sent):
     job = gang_job(alice)
     mine = gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
