@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -56,3 +58,14 @@ def media_root(settings, tmp_path):
 def fresh_cache():
     # Throttling counts submissions in the cache; user ids repeat across tests.
     cache.clear()
+
+
+@pytest.fixture
+async def server_loop():
+    """Group sends go through the test's event loop, as the ASGI lifespan startup routes them
+    through the server's (playground/jobs/events.py)."""
+    from playground.jobs import events
+
+    events.use_loop(asyncio.get_running_loop())
+    yield
+    events.use_loop(None)

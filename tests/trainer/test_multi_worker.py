@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.processes import free_ports
 from trainer.multi_worker import cluster_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {"recipe": "mlp", "dataset": "digits", "strategy": "multi_worker:2",
         "hyperparameters": {"epochs": 2, "batch_size": 32, "hidden_layers": [16], "seed": 1}}
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def start_member(tf_config: dict | None, config: dict) -> subprocess.Popen:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -122,27 +120,23 @@ def test_the_owners_job_page_offers_the_share_controls(alice):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_an_anonymous_websocket_on_a_share_link_gets_the_snapshot_events_and_live_events(alice):
-    events.use_loop(asyncio.get_running_loop())  # what the ASGI lifespan startup does
-    try:
-        job = await database_sync_to_async(finished_job)(alice)
-        link = await database_sync_to_async(ShareLink.objects.create)(job=job, created_by=alice)
-        ws = WebsocketCommunicator(application, f"/ws/share/{link.token}/")
+async def test_an_anonymous_websocket_on_a_share_link_gets_the_snapshot_events_and_live_events(alice, server_loop):
+    job = await database_sync_to_async(finished_job)(alice)
+    link = await database_sync_to_async(ShareLink.objects.create)(job=job, created_by=alice)
+    ws = WebsocketCommunicator(application, f"/ws/share/{link.token}/")
 
-        connected, _ = await ws.connect()
-        snapshot = await ws.receive_json_from()
-        stored = await ws.receive_json_from()
-        await database_sync_to_async(events.publish)(job.pk, "log", {"message": "hello"})
-        live = await ws.receive_json_from(timeout=5)
+    connected, _ = await ws.connect()
+    snapshot = await ws.receive_json_from()
+    stored = await ws.receive_json_from()
+    await database_sync_to_async(events.publish)(job.pk, "log", {"message": "hello"})
+    live = await ws.receive_json_from(timeout=5)
 
-        assert connected and snapshot["type"] == "snapshot" and "owner" not in snapshot["data"]
-        assert snapshot["data"]["artifacts"][0]["url"].startswith(f"/s/{link.token}/artifacts/")
-        assert stored["seq"] == 1 and live["data"] == {"message": "hello"}
-        await ws.disconnect()
+    assert connected and snapshot["type"] == "snapshot" and "owner" not in snapshot["data"]
+    assert snapshot["data"]["artifacts"][0]["url"].startswith(f"/s/{link.token}/artifacts/")
+    assert stored["seq"] == 1 and live["data"] == {"message": "hello"}
+    await ws.disconnect()
 
-        await database_sync_to_async(link.delete)()
-        ws = WebsocketCommunicator(application, f"/ws/share/{link.token}/")
-        await ws.connect()
-        assert (await ws.receive_output())["code"] == 4404
-    finally:
-        events.use_loop(None)
+    await database_sync_to_async(link.delete)()
+    ws = WebsocketCommunicator(application, f"/ws/share/{link.token}/")
+    await ws.connect()
+    assert (await ws.receive_output())["code"] == 4404

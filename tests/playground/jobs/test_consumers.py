@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -15,14 +14,6 @@ from playground.jobs import events, services
 from trainer.spec import validate_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def server_loop():
-    # What the ASGI lifespan startup does in a real server.
-    events.use_loop(asyncio.get_running_loop())
-    yield
-    events.use_loop(None)
 
 
 @database_sync_to_async

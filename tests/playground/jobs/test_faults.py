@@ -3,7 +3,6 @@ error (a plain 500 without internals), bad WebSocket frames (an error frame, the
 and oversized or malformed bodies (4xx with a message, never 500)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -128,13 +127,6 @@ def test_an_unknown_url_is_a_404_page_or_json_under_api(alice):
 
 
 # --- WebSocket frames ---------------------------------------------------------------------
-
-@pytest.fixture
-async def server_loop():
-    events.use_loop(asyncio.get_running_loop())
-    yield
-    events.use_loop(None)
-
 
 @database_sync_to_async
 def job_with_events(owner):

@@ -223,14 +223,6 @@ def test_only_staff_see_the_dashboard_link(client, alice):
 
 # The WebSocket
 
-@pytest.fixture
-async def server_loop():
-    # What the ASGI lifespan startup does in a real server.
-    events.use_loop(asyncio.get_running_loop())
-    yield
-    events.use_loop(None)
-
-
 @database_sync_to_async
 def token_for(user) -> str:
     return Token.objects.get_or_create(user=user)[0].key
