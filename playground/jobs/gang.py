@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from playground.jobs import events, leases, services
@@ -133,11 +134,10 @@ def _older_gang_forming(job_id: int) -> bool:
     Two gangs that each hold some of the only workers would wait for each other until the
     timeout failed both; the younger one gives its workers to the older one instead.
     """
-    job = Job.objects.only("queue").get(pk=job_id)
-    older = (Job.objects.filter(pk__lt=job_id, queue=job.queue, status=Status.QUEUED,
-                                strategy__startswith="multi_worker:")
-             .filter(gang_slots__isnull=False).distinct().only("strategy"))
-    return any(older_job.gang_slots.count() < gang_size(older_job.strategy) for older_job in older)
+    queue = Job.objects.only("queue").get(pk=job_id).queue
+    older = (Job.objects.filter(pk__lt=job_id, queue=queue, status=Status.QUEUED, strategy__startswith="multi_worker:")
+             .annotate(joined=Count("gang_slots")).filter(joined__gt=0).values_list("strategy", "joined"))
+    return any(joined < gang_size(strategy) for strategy, joined in older)
 
 
 def _yield(job_id: int, slot: GangSlot) -> None:
