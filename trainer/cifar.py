@@ -131,5 +131,5 @@ datasets.register(datasets.DatasetInfo(
 datasets.register(datasets.DatasetInfo(
     "cifar10_cars_horses", "CIFAR-10 automobiles vs horses (32x32 colour)",
     tuple(CLASS_NAMES[k] for k in CARS_HORSES), _load_cars_horses,
-    homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+    homepage="https://www.cs.toronto.edu/~kriz/cifar.html", derived_from="cifar10",
 ))

@@ -70,6 +70,8 @@ class DatasetInfo:
     mirrors: tuple[str, ...] = ()
     files: tuple[RemoteFile, ...] = ()
     homepage: str = ""
+    # A dataset carved out of another (cifar10_cars_horses of cifar10) needs that one's files.
+    derived_from: str = ""
 
 
 def default_data_dir() -> Path:
@@ -175,6 +177,41 @@ def fetch(info: DatasetInfo, data_dir: str | os.PathLike | None = None) -> Path:
                 f"(or point PLAYGROUND_DATA_DIR at a folder holding {info.name}/)."
             )
     return folder
+
+
+def _source(name: str) -> DatasetInfo | None:
+    """The registry entry whose files `name` needs, or None for an offline/generated one."""
+    info = DATASETS.get(name)
+    while info is not None and info.derived_from:
+        info = DATASETS.get(info.derived_from)
+    return info if info is not None and info.files else None
+
+
+def needs_download(name: str) -> bool:
+    """Whether the dataset comes from files on the internet (rather than a package or a generator)."""
+    return _source(name) is not None
+
+
+def is_cached(name: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether every file the dataset needs is already in `data_dir` (by name; `fetch`
+    verifies checksums when it loads them)."""
+    info = _source(name)
+    if info is None:
+        return True
+    folder = Path(data_dir if data_dir is not None else default_data_dir()) / info.name
+    return all((folder / remote.name).is_file() for remote in info.files)
+
+
+def ensure_files(name: str, data_dir: str | os.PathLike | None = None) -> None:
+    """Downloads (or verifies) the files a dataset needs, so a job that cannot get them
+    fails at once with `fetch`'s message, before any model is built.
+
+    Raises:
+        DatasetError: as `fetch`.
+    """
+    info = _source(name)
+    if info is not None:
+        fetch(info, data_dir)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:

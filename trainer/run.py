@@ -201,6 +201,10 @@ def train(
         TrainingFailed: the loss became NaN or infinite (the message names the epoch).
         trainer.datasets.DatasetError: the dataset could not be loaded.
     """
+    if dataset is None:
+        # Offline, a missing MNIST/CIFAR/MovieLens file fails the job here in a second with the
+        # download message, before TensorFlow is imported or a model built.
+        datasets.ensure_files(spec.dataset, data_dir)
     import tensorflow as tf
     import tf_keras as keras
 

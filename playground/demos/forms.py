@@ -19,6 +19,13 @@ class Field:
     errors: list[str]
 
     @property
+    def options(self) -> list[tuple[str, str, bool]]:
+        """(value, label, selected) for a choice field; labels from schema["labels"] if any."""
+        labels = self.schema.get("labels", {})
+        return [(str(choice), labels.get(choice, str(choice)), str(choice) == self.input_value)
+                for choice in self.schema["choices"]]
+
+    @property
     def input_value(self) -> str:
         if self.schema["type"] == "int_list" and isinstance(self.value, list):
             return ", ".join(str(v) for v in self.value)
@@ -85,7 +92,7 @@ def form_fields(recipe: dict, data, errors: dict) -> tuple[list[Field], dict]:
         for name, schema in recipe["hyperparameters"].items()
     ]
     top = {
-        "dataset": Field("dataset", {"type": "str", "choices": recipe["datasets"]},
+        "dataset": Field("dataset", dataset_schema(recipe["datasets"]),
                          data.get("dataset", recipe["default_dataset"]), errors.get("dataset", [])),
         "precision": Field("precision", {"type": "str", "choices": list(PRECISIONS)},
                            data.get("precision", "float32"), errors.get("precision", [])),
@@ -96,3 +103,21 @@ def form_fields(recipe: dict, data, errors: dict) -> tuple[list[Field], dict]:
                       data.get("gpus", 0), errors.get("gpus", [])),
     }
     return hp_fields, top
+
+
+def dataset_schema(names: list[str]) -> dict:
+    """The dataset field, each choice saying whether it must be downloaded and whether this
+    server already has it: a job on a dataset it cannot download fails in seconds, and the
+    form should say so before anyone presses Train."""
+    from django.conf import settings
+
+    from trainer import datasets
+
+    labels = {}
+    for name in names:
+        if datasets.needs_download(name):
+            cached = datasets.is_cached(name, settings.PLAYGROUND_DATA_DIR)
+            labels[name] = f"{name} (download: {'cached here' if cached else 'not cached yet'})"
+    help = ("Datasets marked 'not cached yet' are downloaded by the worker on first use; without "
+            "internet access such a job fails at once, saying where to put the files.") if labels else ""
+    return {"type": "str", "choices": names, "labels": labels, "help": help}

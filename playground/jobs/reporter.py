@@ -48,7 +48,8 @@ class JobReporter:
         self.cancel_poll_s = settings.PLAYGROUND_CANCEL_POLL_S if cancel_poll_s is None else cancel_poll_s
         self._checked_at = 0.0
         self._stop = False
-        self.epoch = 0
+        self.epoch = 0  # the epoch in progress, from batch events
+        self.completed_epochs = 0
         # The worker's lease (playground/jobs/leases.py): when another worker took the job
         # over, this one stops at its next batch and finishes nothing.
         self.lease = lease
@@ -61,10 +62,19 @@ class JobReporter:
             if type == "batch":
                 self.epoch = data.get("epoch", self.epoch)
             elif type == "epoch":
-                self.epoch = data.get("epoch", self.epoch) + 1  # the next one has begun
+                self.completed_epochs = data.get("epoch", self.completed_epochs)
             events.publish(self.job_id, type, data, fold=_fold(type, data, self.job_id))
         except Exception:
             log.exception("job %s: could not record %s event", self.job_id, type)
+
+    def where(self) -> str:
+        """Where training is, for a failure reason: "in epoch 3", "after epoch 5" (evaluating or
+        exporting), or "before the first epoch" (loading data, building the model)."""
+        if self.epoch > self.completed_epochs:
+            return f"in epoch {self.epoch}"
+        if self.completed_epochs:
+            return f"after epoch {self.completed_epochs}"
+        return "before the first epoch"
 
     def should_stop(self) -> bool:
         now = time.monotonic()

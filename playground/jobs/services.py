@@ -252,6 +252,7 @@ def fork_options(job: Job) -> dict:
 def run_job(job_id: int, worker: str) -> None:
     """Claim a job and train it. Called by the Celery task; never raises for training errors."""
     from playground.jobs.reporter import JobReporter
+    from trainer.datasets import DatasetError
     from trainer.errors import TrainingFailed
     from trainer.run import train
     from trainer.spec import SpecError, validate_spec
@@ -284,19 +285,46 @@ def run_job(job_id: int, worker: str) -> None:
             raise LeaseLost
     except LeaseLost:
         log.warning("job %s: lease lost to another worker; %s stops without finishing it", job_id, worker)
-    except TrainingFailed as exc:
+    except (TrainingFailed, DatasetError) as exc:
+        # The trainer's own words: "loss became NaN at epoch 3", "MNIST file … could not be
+        # downloaded … Download … into …".
         fail_job(job_id, str(exc), lease)
     except SpecError as exc:
         fail_job(job_id, f"The job's specification is no longer valid: {exc.errors}", lease)
     except Exception as exc:
         log.exception("job %s crashed", job_id)
-        fail_job(job_id, f"Training stopped with an unexpected error {reporter.where()}: {type(exc).__name__}: {exc}",
-                 lease)
+        fail_job(job_id, crash_reason(exc, reporter.where()), lease)
     else:
         if result.get("status") == "cancelled":
             cancel_running_job(job_id, lease)
         else:
             succeed_job(job_id, result, lease)
+
+
+def crash_reason(exc: BaseException, where: str) -> str:
+    """What a failed job says after an exception nobody expected: where (JobReporter.where),
+    what, and the exception's own message (usually the most useful part)."""
+    return f"Training stopped with an unexpected error {where}: {type(exc).__name__}: {exc}"
+
+
+def fail_crashed_job(job_id: int, worker: str, exc: BaseException) -> bool:
+    """The backstop behind `run_job` (the Celery task's on_failure): fails a job this worker
+    still holds after its handler itself raised, so no bug can leave a job `running` until
+    the watchdog misreads it as a dead worker. Returns False when the job was not this
+    worker's to fail (finished, requeued, or taken over)."""
+    from playground.jobs.leases import Lease
+
+    job = Job.objects.filter(pk=job_id, status=Status.RUNNING, worker=worker).only("progress", "attempts").first()
+    if job is None:
+        return False
+    # Held to the attempt read here: a takeover meanwhile is the new holder's to finish.
+    epoch = (job.progress or {}).get("epoch")
+    where = f"in epoch {epoch}" if epoch else "before the first epoch"
+    # The handler's exception chains the training error it was handling: that one first.
+    cause = exc.__context__
+    reason = (f"{crash_reason(cause, where)}; then its failure handling failed too: {type(exc).__name__}: {exc}"
+              if cause is not None else crash_reason(exc, where))
+    return fail_job(job_id, reason, Lease(job_id, worker, job.attempts))
 
 
 def _log_resume(job_id: int, workdir: Path, lease) -> None:
