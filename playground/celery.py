@@ -12,6 +12,31 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+_inherited_pools: list = []
+
+
+@signals.worker_process_init.connect
+def forget_inherited_database_connections(**kwargs) -> None:
+    """A prefork pool child drops, without closing, the database connections and pools it
+    inherited from the worker's parent process (connected before this handler runs Celery's
+    Django fixup, which would close them).
+
+    Those sockets are the parent's: closing the inherited psycopg pool sent PostgreSQL a
+    Terminate on each, and the parent's watchdog and registry heartbeat then failed with
+    "server closed the connection unexpectedly" every time a child was replaced. The child
+    opens its own on first use; psycopg's objects do not close a connection when garbage
+    collected in another process, and the pools are kept so their finalizers never run here.
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.connection = None
+        pools = getattr(type(connection), "_connection_pools", None)
+        if pools:
+            _inherited_pools.extend(pools.values())
+            pools.clear()
+
+
 @signals.worker_process_init.connect
 def configure_training_devices(**kwargs) -> None:
     """Splits the CPU into PLAYGROUND_CPU_REPLICAS logical devices in each worker process.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -40,6 +41,19 @@ def use_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     global _loop
     with _loop_lock:
         _loop = loop
+
+
+def _forget_loop_after_fork() -> None:
+    # A forked child (a Celery prefork pool process) inherits the parent's private loop but
+    # not the thread that runs it: every send then waited SEND_TIMEOUT_S and failed, for
+    # every event (a replacement pool child after the watchdog had published in the parent).
+    # The child starts its own loop on first use; the lock may have been held mid-fork.
+    global _loop, _loop_lock
+    _loop = None
+    _loop_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:
@@ -75,9 +89,14 @@ def publish(job_id: int, type: str, data: dict, fold: Callable[[Job], list[str]]
 def broadcast(message: dict) -> None:
     """Send a persisted message to its job's group; a failure is logged, never raised."""
     layer = get_channel_layer()
-    if layer is None:
-        return
-    coro = _send(layer, message)
+    if layer is not None:
+        # The event is already stored; clients catch up by seq on reconnect.
+        _on_publisher_loop(_send(layer, message), f"event {message['seq']} of job {message['job']}")
+
+
+def _on_publisher_loop(coro, what: str) -> None:
+    """Runs a channel-layer send on the publisher loop and waits for it (up to
+    SEND_TIMEOUT_S), or schedules it when called on that loop; logs a failure, never raises."""
     try:
         loop = _publisher_loop()
         try:
@@ -88,10 +107,9 @@ def broadcast(message: dict) -> None:
             loop.create_task(coro)
             return
         asyncio.run_coroutine_threadsafe(coro, loop).result(SEND_TIMEOUT_S)
-    except Exception as exc:  # the event is already stored; clients catch up by seq on reconnect
+    except Exception as exc:
         # One line, no traceback: with Redis down this happens for every event until it returns.
-        log.warning("could not broadcast event %s of job %s: %s: %s", message["seq"], message["job"],
-                    type(exc).__name__, exc)
+        log.warning("could not broadcast %s: %s: %s", what, type(exc).__name__, exc)
 
 
 async def _send(layer, message: dict) -> None:
@@ -101,3 +119,12 @@ async def _send(layer, message: dict) -> None:
         layer.group_send(group_name(message["job"]), {"type": "job.event", "event": message}),
         layer.group_send(DASHBOARD_GROUP, notice),
     )
+
+
+def send_to_group(group: str, message: dict) -> None:
+    """Send one message to a channel-layer group on the publisher loop, as broadcast() does
+    (for messages that are not job events, e.g. ``auth.revoked``); a failure is logged, never
+    raised."""
+    layer = get_channel_layer()
+    if layer is not None:
+        _on_publisher_loop(layer.group_send(group, message), f"{message.get('type')} to group {group}")
