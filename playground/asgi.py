@@ -17,12 +17,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from playground.body_limit import BodyLimit  # noqa: E402
 from playground.jobs import events  # noqa: E402
 from playground.jobs.routing import websocket_urlpatterns  # noqa: E402
 from playground.jobs.ws_auth import TokenOrSessionAuth  # noqa: E402
 
+# Bodies are limited before Django reads them (playground/body_limit.py); WebSocket frames by
+# uvicorn's --ws-max-size.
 router = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": TokenOrSessionAuth(URLRouter(websocket_urlpatterns))}
+    {"http": BodyLimit(django_asgi_app), "websocket": TokenOrSessionAuth(URLRouter(websocket_urlpatterns))}
 )
 
 

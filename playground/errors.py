@@ -3,8 +3,8 @@
 * An unavailable Redis is a 503 with the reason and Retry-After (`FaultsMiddleware`), for the
   API and the form pages alike: as the broker (`services.create_job` has already withdrawn the
   job) or as the cache behind submission throttling.
-* A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 before any view reads it: DRF's parsers
-  stream the body and would otherwise accept any size.
+* A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 from `playground.body_limit`, in front of
+  Django (which spools a whole body before any middleware runs), in the shape `error_response` gives.
 * `server_error` / `page_not_found` (urls.handler500 / handler404) answer JSON under /api/
   and render templates/500.html / 404.html elsewhere; DEBUG is off unless DJANGO_DEBUG says so.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views import defaults
@@ -34,9 +33,6 @@ class FaultsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        too_big = _oversized(request)
-        if too_big:
-            return _error(request, 413, too_big)
         return self.get_response(request)
 
     def process_exception(self, request, exception):
@@ -45,24 +41,13 @@ class FaultsMiddleware:
             detail = str(exception) if isinstance(exception, QueueUnavailable) else (
                 f"The job queue is unavailable ({broker_address()} refused the connection); "
                 "nothing was saved, try again shortly.")
-            response = _error(request, 503, detail)
+            response = error_response(request, 503, detail)
             response["Retry-After"] = str(RETRY_AFTER_S)
             return response
         return None
 
 
-def _oversized(request) -> str | None:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None  # Django itself answers a malformed Content-Length
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    if limit is not None and length > limit:
-        return f"The request body is {length} bytes; the limit is {limit} bytes."
-    return None
-
-
-def _error(request, status: int, detail: str):
+def error_response(request, status: int, detail: str):
     if wants_json(request):
         return JsonResponse({"detail": detail}, status=status)
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)

@@ -186,24 +186,7 @@ def post(client, body: bytes, content_type: str = "application/json"):
     return client.generic("POST", "/api/v1/jobs/", body, content_type=content_type)
 
 
-def test_a_10_mb_body_is_refused_with_413(alice, settings):
-    api = client_for(alice)
-    body = json.dumps({**JOB, "padding": "x" * 10_000_000}).encode()
-
-    response = post(api, body)
-
-    assert response.status_code == 413
-    assert response.json() == {"detail": f"The request body is {len(body)} bytes; the limit is "
-                                         f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."}
-
-
-def test_a_10_mb_form_post_is_refused_with_a_413_page(alice):
-    browser = Client()
-    browser.force_login(alice)
-
-    response = browser.post("/play/mlp/", {"epochs": "1", "padding": "x" * 10_000_000})
-
-    assert response.status_code == 413 and "The request body is" in response.content.decode()
+# Bodies over the limit: tests/playground/test_body_limit.py (the limit sits in front of Django).
 
 
 @pytest.mark.parametrize("body, content_type, status, says", [
