@@ -64,6 +64,22 @@ class Retention:
                 if epoch in (latest, best) or epoch > latest - self.keep_last
                 or (self.keep_every and epoch % self.keep_every == 0)}
 
+    def most_files(self, epochs: int) -> int:
+        """Returns the most checkpoint files a run of `epochs` epochs holds at once (sizing a
+        job's disk), the best epoch being one that nothing else keeps (the worst case).
+
+        The peak is at the last epoch: the per-epoch files kept after the one before it, plus
+        `latest`, `best` and either the temporary file `write_checkpoint` renames or the new
+        epoch's copy (the older ones are pruned after it). The per-epoch count only grows with
+        the epoch: the keep_every multiples accumulate, the keep_last window does not.
+        """
+        if epochs < 1:
+            return 0
+        earlier = range(1, epochs)
+        kept = self.kept(earlier, latest=epochs - 1, best=epochs - 1)
+        unprotected_best = 1 if len(kept) < len(earlier) else 0
+        return len(kept) + unprotected_best + 3
+
 
 def write_checkpoint(path: str | os.PathLike, model, state: ResumeState) -> None:
     """Writes `model`'s weights, its optimizer's variables and `state` to `path`, atomically.

@@ -89,7 +89,7 @@ def main() -> int:
         reporter = ChannelReporter(channel) if config["report"] else NullReporter()
         result = train(spec, reporter, config["workdir"], data_dir=config.get("data_dir"),
                        batch_interval=config.get("batch_interval", 0.25), resume=False,
-                       tensorboard=config["report"])
+                       tensorboard=config["report"], max_tfjs_bytes=config.get("max_tfjs_bytes"))
     except TrainingFailed as exc:
         send(channel, {"failed": str(exc)})
         return 1

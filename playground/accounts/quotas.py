@@ -1,14 +1,21 @@
-"""Per-user limits on submissions: how many jobs may be queued or running at once, and how much
-training one job may ask for (epochs × training samples). Staff are exempt. Shared by the API,
-races and the play form so all three refuse with the same words."""
+"""Per-user limits on submissions: how many jobs may be queued or running at once, how much
+training one job may ask for (epochs × training samples), how big its model may be (parameters,
+activation memory, disk, TF.js download) and how much disk all of a user's jobs may keep. Staff
+are exempt. Shared by the API, retry, races and the play form so all refuse with the same words."""
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Sum
 
 from playground.jobs.models import Job
-from trainer.spec import JobSpec
+from playground.jobs.services import checkpoint_retention, workdir_bytes
+from trainer import sizing
+from trainer.sizing import format_bytes, format_over
+from trainer.spec import JobSpec, SpecError, validate_spec
 
 # Training samples per epoch for each registered dataset (trainer.datasets.DATASETS); a test
 # checks that every registered dataset is listed here.
@@ -27,6 +34,16 @@ TRAIN_SAMPLES = {
 
 class QuotaExceeded(Exception):
     """Too many jobs queued or running; the message says how many and what to do."""
+
+    status = 429
+
+
+class DiskQuotaExceeded(QuotaExceeded):
+    """The user's jobs would keep more on disk than their quota; the message gives the figures.
+
+    A 400, not a 429: waiting does not help, only smaller or fewer jobs do."""
+
+    status = 400
 
 
 def train_samples(spec: JobSpec) -> int | None:
@@ -64,3 +81,90 @@ def reserve_job_slots(user, count: int = 1) -> None:
             f"You have {active} job{'s' if active != 1 else ''} queued or running{adding}; the limit is {limit}. "
             "Wait for one to finish or cancel one."
         )
+
+
+def model_size_errors(user, spec: JobSpec) -> list[str]:
+    """Why `spec`'s model is too big for one job, one message per limit it passes (parameters,
+    activation memory per batch, TF.js weights, disk); empty when it fits or `user` is staff."""
+    size = None if user.is_staff else estimate(spec)
+    if size is None:
+        return []
+    errors = []
+    if settings.PLAYGROUND_MAX_PARAMS and size.params > settings.PLAYGROUND_MAX_PARAMS:
+        errors.append(f"The model has {size.params:,} parameters; the limit is {settings.PLAYGROUND_MAX_PARAMS:,}. "
+                      "Use fewer or smaller layers.")
+    limit = settings.PLAYGROUND_MAX_ACTIVATION_BYTES
+    if limit and size.activation_bytes > limit:
+        fits = limit // max(size.activation_bytes_per_sample, 1)
+        needed, allowed = format_over(size.activation_bytes, limit)
+        errors.append(f"A batch of {size.batch_size:,} needs about {needed} of activation memory; the limit is {allowed}. "
+                      + (f"Use a batch_size of at most {fits:,}." if fits else "Use a smaller model."))
+    limit = settings.PLAYGROUND_MAX_TFJS_BYTES
+    if limit and size.tfjs_bytes > limit:
+        needed, allowed = format_over(size.tfjs_bytes, limit)
+        errors.append(f"Its TF.js model would be {needed} of float32 weights; browsers are given at most {allowed}. "
+                      "Use fewer or smaller layers.")
+    limit = settings.PLAYGROUND_MAX_JOB_DISK_BYTES
+    if limit and size.disk_bytes > limit:
+        needed, allowed = format_over(size.disk_bytes, limit)
+        errors.append(f"The job would keep up to {needed} on disk ({size.checkpoint_files} checkpoints of "
+                      f"{format_bytes(size.checkpoint_bytes)} and {format_bytes(size.export_bytes)} of exports); "
+                      f"the limit is {allowed} per job. Use fewer epochs or a smaller model.")
+    return errors
+
+
+def reserve_disk(user, specs: Sequence[JobSpec]) -> None:
+    """Raises DiskQuotaExceeded unless `user`'s jobs plus the new ones fit their disk quota:
+    finished jobs count what they left on disk, queued and running ones their estimate. Call it
+    inside the transaction that creates the jobs: it locks the user's row, as
+    `reserve_job_slots` does, so two submissions cannot both take the last bytes."""
+    quota = settings.PLAYGROUND_USER_DISK_QUOTA_BYTES
+    if user.is_staff or not quota:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_disk() must run inside transaction.atomic()")
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    used = disk_used(user)
+    needed = sum(disk_estimate(spec) for spec in specs)
+    if used + needed > quota:
+        total, allowed = format_over(used + needed, quota)
+        raise DiskQuotaExceeded(
+            f"Your jobs keep {format_bytes(used)} on disk and {'this job needs' if len(specs) == 1 else 'these jobs need'} "
+            f"up to {format_bytes(needed)}, {total} in all; your quota is {allowed}. Jobs cannot be deleted from the "
+            "API yet: ask an administrator to remove old ones, or submit a smaller job (fewer epochs or a smaller model)."
+        )
+
+
+def disk_used(user) -> int:
+    """Bytes `user`'s jobs hold: measured for finished jobs, estimated for queued and running ones."""
+    jobs = Job.objects.filter(owner=user)
+    # Jobs that finished before disk_bytes was recorded (or never ran) are measured now; the
+    # figure is kept when the submission's transaction commits.
+    for pk in jobs.filter(status__in=Job.FINISHED, disk_bytes__isnull=True).values_list("pk", flat=True):
+        Job.objects.filter(pk=pk).update(disk_bytes=workdir_bytes(pk))
+    finished = jobs.filter(status__in=Job.FINISHED).aggregate(total=Sum("disk_bytes"))["total"] or 0
+    active = jobs.exclude(status__in=Job.FINISHED)
+    return finished + sum(disk_estimate(spec) for spec in map(spec_of, active) if spec is not None)
+
+
+def spec_of(job: Job) -> JobSpec | None:
+    """The job's spec, or None when it is no longer valid (retry refuses such a job itself)."""
+    try:
+        return validate_spec(job.spec_dict())
+    except SpecError:
+        return None
+
+
+def estimate(spec: JobSpec) -> sizing.ModelSize | None:
+    """The spec's `trainer.sizing` estimate under the checkpoint retention jobs run with; None
+    for a dataset sizing has no shape for (a test keeps every registered one listed), which is
+    then not limited rather than answered with a 500."""
+    try:
+        return sizing.estimate(spec, checkpoint_retention())
+    except sizing.UnsizedDataset:
+        return None
+
+
+def disk_estimate(spec: JobSpec) -> int:
+    size = estimate(spec)
+    return size.disk_bytes if size is not None else 0

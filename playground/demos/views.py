@@ -48,13 +48,16 @@ def play(request, recipe: str):
             errors["parent"], spec = fork_errors, None
         if spec is not None and (too_much := quotas.sample_epochs_error(request.user, spec)):
             errors["epochs"], spec = [too_much], None
+        if spec is not None and (too_big := quotas.model_size_errors(request.user, spec)):
+            quota_error, spec = " ".join(too_big), None
         if spec is not None:
             try:
                 with transaction.atomic():
                     quotas.reserve_job_slots(request.user)
+                    quotas.reserve_disk(request.user, [spec])
                     job = services.create_job(request.user, spec, **fork)
             except quotas.QuotaExceeded as exc:
-                quota_error, status = str(exc), 429
+                quota_error, status = str(exc), exc.status
             else:
                 return redirect("job-detail", pk=job.pk)
         else:

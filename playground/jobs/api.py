@@ -157,12 +157,16 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         too_much = quotas.sample_epochs_error(request.user, spec)
         if too_much:
             raise serializers.ValidationError({"hyperparameters": {"epochs": [too_much]}})
+        too_big = quotas.model_size_errors(request.user, spec)
+        if too_big:
+            raise serializers.ValidationError({"hyperparameters": too_big})
         try:
             with transaction.atomic():
                 quotas.reserve_job_slots(request.user)
+                quotas.reserve_disk(request.user, [spec])
                 job = services.create_job(request.user, spec, **serializer.validated_data.get("job_fields", {}))
         except quotas.QuotaExceeded as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            return Response({"detail": str(exc)}, status=exc.status)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
@@ -180,13 +184,18 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     def retry(self, request, pk=None):
         """Run a failed or cancelled job again: answers the new job (same owner and spec); 409 otherwise."""
         job = self.get_object()
+        spec = quotas.spec_of(job)  # None: retry_job answers why
+        too_big = quotas.model_size_errors(request.user, spec) if spec is not None else []
+        if too_big:
+            return Response({"detail": " ".join(too_big)}, status=status.HTTP_400_BAD_REQUEST)
         try:
             with transaction.atomic():
                 if not request.user.is_staff:
                     quotas.reserve_job_slots(request.user)
+                quotas.reserve_disk(request.user, [spec] if spec is not None else [])
                 retry = services.retry_job(job)
         except quotas.QuotaExceeded as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            return Response({"detail": str(exc)}, status=exc.status)
         except services.JobConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(retry, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -205,10 +214,12 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=PredictRequestSerializer, responses={200: PredictResponse, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=PredictRequestSerializer, responses={200: PredictResponse, 400: OpenApiTypes.OBJECT,
+                                                                409: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def predict(self, request, pk=None):
-        """Class probabilities from the job's Keras model for one sample or a batch; 409 unless it succeeded."""
+        """Class probabilities from the job's Keras model for one sample or a batch; 409 unless it succeeded,
+        413 for a model too big for the server to load."""
         job = self.get_object()
         model = next((a for a in job.artifacts if a.get("kind") == "keras"), None)
         if job.status != job.Status.SUCCEEDED or model is None:
@@ -218,7 +229,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
                 status=status.HTTP_409_CONFLICT,
             )
         path = services.job_workdir(job.pk) / model["path"]
-        sample_shape = inference.input_shape(path)  # the first predict loads TensorFlow and the model
+        try:
+            sample_shape = inference.input_shape(path)  # the first predict loads TensorFlow and the model
+        except inference.ModelTooLarge as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         body = PredictRequestSerializer(data=request.data, context={"sample_shape": sample_shape})
         body.is_valid(raise_exception=True)
         result = inference.predict(path, body.validated_data["inputs"])

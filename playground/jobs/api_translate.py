@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from playground.jobs import services
+from trainer import inference
 
 MAX_TEXT_CHARS = 500
 MAX_BEAM_WIDTH = 16
@@ -40,7 +41,8 @@ TranslateResponse = inline_serializer(
 
 class TranslateView(APIView):
     @extend_schema(request=TranslateRequestSerializer,
-                   responses={200: TranslateResponse, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+                   responses={200: TranslateResponse, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT,
+                              413: OpenApiTypes.OBJECT})
     def post(self, request, pk: int):
         """German→English with the job's Keras encoder and decoder (beam search); 409 unless it succeeded."""
         # Another user's job is not visible: 404, never 403.
@@ -57,7 +59,10 @@ class TranslateView(APIView):
         body.is_valid(raise_exception=True)
         from trainer.recipes.seq2seq import translate_with_export
 
-        result = translate_with_export(services.job_workdir(job.pk), body.validated_data["text"],
-                                       body.validated_data["beam_width"])
+        try:
+            result = translate_with_export(services.job_workdir(job.pk), body.validated_data["text"],
+                                           body.validated_data["beam_width"])
+        except inference.ModelTooLarge as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         return Response({**result, "latency_ms": round(result["latency_ms"], 3),
                          "ms_per_token": round(result["ms_per_token"], 3), "model": "keras h5"})

@@ -88,3 +88,47 @@ def test_a_mixed_precision_model_is_exported_in_float32(tiny_digits, tmp_path):
     variants = [a["variant"] for a in reporter.of_type("artifact")]
     assert variants == ["h5", "float32", "float16", "uint8"]
     assert all(0 <= a["accuracy"] <= 1 for a in result["artifacts"])
+
+
+def small_mlp(tiny_digits, hidden=(64,)):
+    from trainer.recipes import RECIPES
+
+    hp = {**RECIPES["mlp"].defaults(), "hidden_layers": list(hidden)}
+    model = RECIPES["mlp"].build(hp, tiny_digits.input_shape, 10)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_model_above_the_tfjs_limit_is_exported_as_h5_only_and_the_log_says_why(tiny_digits, tmp_path):
+    from trainer.export import export_model
+
+    model = small_mlp(tiny_digits)  # 4,810 parameters: 19,240 bytes of float32
+    messages = []
+
+    artifacts = export_model(model, tmp_path, tiny_digits.x_test, tiny_digits.y_test,
+                             max_tfjs_bytes=19_239, log=messages.append)
+
+    assert [a["variant"] for a in artifacts] == ["h5"]
+    assert not (tmp_path / "tfjs").exists()
+    assert messages == ["TF.js export skipped for the model: its float32 weights are 19,240 bytes (4,810 parameters), "
+                        "above the 19,239 a browser is given; the Keras .h5 is exported."]
+
+
+def test_a_model_at_the_tfjs_limit_gets_every_variant(tiny_digits, tmp_path):
+    from trainer.export import export_model
+
+    artifacts = export_model(small_mlp(tiny_digits), tmp_path, tiny_digits.x_test, tiny_digits.y_test,
+                             max_tfjs_bytes=19_240, log=pytest.fail)
+
+    assert [a["variant"] for a in artifacts] == ["h5", "float32", "float16", "uint8"]
+
+
+def test_train_passes_the_tfjs_limit_to_the_export_and_reports_the_skip(tiny_digits, tmp_path):
+    reporter = ListReporter()
+
+    result = train(make_spec("mlp", epochs=1, hidden_layers=[16]), reporter, tmp_path, dataset=tiny_digits,
+                   tensorboard=False, max_tfjs_bytes=1_000)
+
+    assert [a["variant"] for a in result["artifacts"]] == ["h5"]
+    assert [a["variant"] for a in reporter.of_type("artifact")] == ["h5"]
+    assert any(e["message"].startswith("TF.js export skipped") for e in reporter.of_type("log"))

@@ -106,3 +106,57 @@ def test_importing_inference_does_not_import_tensorflow():
 def test_a_missing_model_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         inference.predict(tmp_path / "nope.h5", np.zeros((1, 8, 8, 1), np.float32))
+
+
+# save_model's model: 8*8*10 + 10 = 650 float32 weights.
+WEIGHT_BYTES = 650 * 4
+
+
+def test_a_models_weight_bytes_are_read_from_the_file_without_counting_optimizer_slots(tmp_path):
+    import tf_keras as keras
+
+    model = keras.Sequential([keras.Input(shape=(8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.compile("adam", "mse")
+    model.train_on_batch(np.zeros((2, 8, 8, 1), np.float32), np.zeros((2, 10), np.float32))
+    model.save(tmp_path / "model.h5")  # weights + Adam's m and v
+
+    assert inference.weight_bytes(tmp_path / "model.h5") == WEIGHT_BYTES
+    assert (tmp_path / "model.h5").stat().st_size > 3 * WEIGHT_BYTES
+
+
+def test_a_model_bigger_than_the_byte_budget_is_refused_without_being_loaded(tmp_path, monkeypatch):
+    import tf_keras as keras
+
+    save_model(tmp_path / "model.h5", seed=0)
+    monkeypatch.setattr(inference, "CACHE_BYTES", WEIGHT_BYTES - 1)
+    monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: pytest.fail("loaded a model over the budget"))
+
+    with pytest.raises(inference.ModelTooLarge) as refused:
+        inference.predict(tmp_path / "model.h5", np.zeros((1, 8, 8, 1), np.float32))
+
+    assert str(refused.value) == ("The model's weights are 2,600 bytes; the server loads models of at most 2,599 bytes. "
+                                  "Run it in the browser instead, or train a smaller one.")
+    assert inference.cached_bytes() == 0
+
+
+def test_the_cache_evicts_the_least_recently_used_models_to_stay_within_its_byte_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(inference, "CACHE_BYTES", 2 * WEIGHT_BYTES + WEIGHT_BYTES // 2)  # room for two
+    paths = [tmp_path / f"m{i}.h5" for i in range(3)]
+    for i, path in enumerate(paths):
+        save_model(path, seed=i)
+    first = inference.load_model(paths[0])
+    inference.load_model(paths[1])
+    inference.load_model(paths[0])  # most recently used again
+
+    inference.load_model(paths[2])
+
+    assert {key[0] for key in inference._cache} == {str(paths[0].resolve()), str(paths[2].resolve())}
+    assert inference.cached_bytes() == 2 * WEIGHT_BYTES
+    assert inference.load_model(paths[0]) is first
+
+
+def test_a_budget_of_zero_bounds_the_cache_by_count_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(inference, "CACHE_BYTES", 0)
+    save_model(tmp_path / "model.h5", seed=0)
+
+    assert inference.load_model(tmp_path / "model.h5") is inference.load_model(tmp_path / "model.h5")

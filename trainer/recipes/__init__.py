@@ -16,6 +16,31 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ModelCount:
+    """What a recipe's model weighs, counted from its hyperparameters without building it.
+
+    `trainer.sizing` turns it into bytes; a test checks every figure that Keras can count
+    against the really built model.
+
+    Attributes:
+        params: `model.count_params()`: every weight a checkpoint holds (non-trainable too).
+        trainable: those of `params` the optimizer keeps slots for.
+        exported: weights of the exported Keras/TF.js model(s); 0 for a recipe that exports
+            none (its files are JSON).
+        activations: floats one sample's forward pass produces in a training step (layer
+            outputs, counted once per call).
+        exports_optimizer: the exported `.h5` is the compiled training model, which Keras
+            saves with its optimizer's slots (a classifier); False for sub-models.
+    """
+
+    params: int
+    trainable: int
+    exported: int
+    activations: int
+    exports_optimizer: bool = True
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A trainable demo: a model builder plus its datasets and hyperparameter schema.
 
@@ -36,6 +61,9 @@ class Recipe:
             are not plain classifiers (custom data, losses, metrics or exports); None uses
             `trainer.run.run_classification`.
         try_page: the in-browser page for a succeeded job, e.g. "digits" → /try/digits/<id>/.
+        count: `count(hp, input_shape, num_classes)` returns the `ModelCount` of the model
+            `build` (or the recipe's runner) would make, without TensorFlow: submissions are
+            sized in the web process, which must not allocate the weights it is to refuse.
     """
 
     name: str
@@ -50,6 +78,7 @@ class Recipe:
     sample: Callable[[keras.Model, np.ndarray, np.ndarray], dict[str, Any]] | None = None
     run: Callable[[Any], dict[str, Any]] | None = None
     try_page: str | None = None
+    count: Callable[[dict[str, Any], tuple[int, ...], int], ModelCount] | None = None
 
     def defaults(self) -> dict[str, Any]:
         """Returns every hyperparameter's default value."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 
 
 def build_cifar10(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int):
@@ -36,6 +36,27 @@ def build_cifar10(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes:
     return keras.Sequential(layers, name="cifar10_cnn")
 
 
+def count_cifar10(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> ModelCount:
+    """Returns the size of `build_cifar10`'s model without building it."""
+    height, width, channels = input_shape
+    params = frozen = activations = 0
+    for block in range(hp["blocks"]):
+        filters = hp["filters"] * 2**block
+        for _ in range(2):
+            # A bias-free 3x3 conv, then batch norm: gamma and beta train, the moving mean and
+            # variance do not. Conv, BN and ReLU each output a full feature map.
+            params += 9 * channels * filters + 4 * filters
+            frozen += 2 * filters
+            activations += 3 * height * width * filters
+            channels = filters
+        height, width = height // 2, width // 2
+        activations += height * width * channels
+    flat, dense = height * width * channels, hp["dense_units"]
+    params += flat * dense + dense + dense * num_classes + num_classes
+    activations += flat + 2 * dense + num_classes  # Flatten, Dense, Dropout, softmax
+    return ModelCount(params, params - frozen, params, activations)
+
+
 RECIPE = Recipe(
     name="cifar10",
     title="CIFAR-10 convolutional network",
@@ -57,4 +78,5 @@ RECIPE = Recipe(
         "dropout": Param("float", 0.3, min=0.0, max=0.9, help="Dropout rate before the softmax."),
     },
     build=build_cifar10,
+    count=count_cifar10,
 )

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 
 GRID_SIDE = 8            # the film's grid: 8x8 samples from a fixed latent batch
 QUALITY_SAMPLES = 500    # generated images the judge scores each epoch
@@ -104,6 +104,55 @@ def build_dcgan(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: i
     """
     return _dcgan_class()(build_generator(hp, input_shape), build_discriminator(hp, input_shape),
                           hp["latent_dim"], hp["label_smoothing"])
+
+
+def count_dcgan(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int = 0) -> ModelCount:
+    """Returns the size of `build_dcgan`'s generator + discriminator without building them.
+
+    Only the generator is exported. Per training step the generator runs twice (for D's and
+    for G's update) and the discriminator three times (real, fake, fooled), so their layer
+    outputs count that often.
+    """
+    generator, g_frozen, g_outputs = _count_generator(hp, input_shape)
+    discriminator, d_outputs = _count_discriminator(hp, input_shape)
+    params = generator + discriminator
+    return ModelCount(params, params - g_frozen, generator, 2 * g_outputs + 3 * d_outputs,
+                      exports_optimizer=False)
+
+
+def _count_generator(hp: dict[str, Any], image_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    # (weights, non-trainable ones: batch norms' moving mean and variance, layer outputs)
+    height, width, channels = image_shape
+    steps = _upsampling_steps(image_shape)
+    height, width = height // 2**steps, width // 2**steps
+    filters = hp["filters"] * 2**steps
+    units = height * width * filters
+    # Dense without bias, BatchNormalization, LeakyReLU, Reshape.
+    params, frozen, outputs = hp["latent_dim"] * units + 4 * units, 2 * units, 4 * units
+    for step in range(steps):
+        narrower = filters // 2
+        height, width = height * 2, width * 2
+        # Conv2DTranspose 4x4 without bias, BatchNormalization, LeakyReLU.
+        params += 16 * filters * narrower + 4 * narrower
+        frozen += 2 * narrower
+        outputs += 3 * height * width * narrower
+        filters = narrower
+    params += 9 * filters * channels + channels
+    return params, frozen, outputs + height * width * channels
+
+
+def _count_discriminator(hp: dict[str, Any], image_shape: tuple[int, ...]) -> tuple[int, int]:
+    # (weights, layer outputs); stride-2 "same" convs round up: ceil(side / 2).
+    height, width, channels = image_shape
+    params = outputs = 0
+    for step in range(_upsampling_steps(image_shape)):
+        filters = hp["filters"] * 2**step
+        height, width = -(-height // 2), -(-width // 2)
+        params += 16 * channels * filters + filters
+        outputs += 3 * height * width * filters  # Conv2D, LeakyReLU, Dropout
+        channels = filters
+    flat = height * width * channels
+    return params + flat + 1, outputs + flat + 1
 
 
 @functools.cache
@@ -412,13 +461,14 @@ def run_dcgan(context) -> dict[str, Any]:
             start=1)) + "; exporting the generator.")
     result["artifacts"] = context.publish_artifacts(
         export_generator(gan.generator, context.workdir, judge, quality_latents, grid_latents,
-                         dataset))
+                         dataset, **context.export_options()))
     return result
 
 
 def export_generator(generator, workdir: str | Path, judge, quality_latents: np.ndarray,
-                     grid_latents: np.ndarray, dataset) -> list[dict[str, Any]]:
-    """Exports the generator (.h5 + TF.js float32/float16/uint8) and `gan.json`.
+                     grid_latents: np.ndarray, dataset, **options: Any) -> list[dict[str, Any]]:
+    """Exports the generator (.h5 + TF.js float32/float16/uint8) and `gan.json`; `options`
+    (`max_tfjs_bytes`, `log`) go to `trainer.export.export_keras_model`.
 
     Each artifact records the judge's scores of its own output and `max_abs_diff`, the largest
     pixel difference from the trained generator on the fixed grid batch (quantization error).
@@ -438,7 +488,7 @@ def export_generator(generator, workdir: str | Path, judge, quality_latents: np.
         diff = float(np.max(np.abs(loaded.predict(grid_latents, verbose=0) - reference)))
         return {**scores, "max_abs_diff": diff}
 
-    artifacts = export_keras_model(generator, workdir, evaluate, name="generator")
+    artifacts = export_keras_model(generator, workdir, evaluate, name="generator", **options)
     meta = {
         "latent_dim": int(grid_latents.shape[1]),
         "image_shape": list(dataset.input_shape),
@@ -495,6 +545,7 @@ RECIPE = Recipe(
                                  help="Real images are labelled 1 - this for the discriminator."),
     },
     build=build_dcgan,
+    count=count_dcgan,
     run=run_dcgan,
     try_page="gan",
 )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 from trainer.recipes.mlp import ACTIVATIONS
 
 
@@ -29,6 +29,13 @@ def build_fizzbuzz(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes
         ],
         name="fizzbuzz",
     )
+
+
+def count_fizzbuzz(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> ModelCount:
+    """Returns the size of `build_fizzbuzz`'s model without building it."""
+    (digits,), units = input_shape, hp["hidden_units"]
+    params = digits * units + units + units * num_classes + num_classes
+    return ModelCount(params, params, params, units + num_classes)
 
 
 def sample_fizzbuzz(model, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
@@ -66,6 +73,7 @@ RECIPE = Recipe(
         "activation": Param("str", "relu", choices=ACTIVATIONS, help="Hidden layer activation."),
     },
     build=build_fizzbuzz,
+    count=count_fizzbuzz,
     dataset_options=("num_digits",),
     sample=sample_fizzbuzz,
 )

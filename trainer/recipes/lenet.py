@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 
 
 def build_lenet(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int):
@@ -35,6 +35,17 @@ def build_lenet(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: i
     )
 
 
+def count_lenet(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> ModelCount:
+    """Returns the size of `build_lenet`'s model without building it."""
+    height, width, channels = input_shape
+    pooled = (height // 2) * (width // 2)   # after the first 2x2 pool ("same" convs keep sizes)
+    flat = (height // 2 // 2) * (width // 2 // 2) * 50
+    params = (25 * channels * 20 + 20) + (25 * 20 * 50 + 50) + (flat * 500 + 500) \
+        + (500 * num_classes + num_classes)
+    activations = height * width * 20 + pooled * 20 + pooled * 50 + flat * 2 + 500 + num_classes
+    return ModelCount(params, params, params, activations)
+
+
 RECIPE = Recipe(
     name="lenet",
     title="LeNet convolutional network",
@@ -51,5 +62,6 @@ RECIPE = Recipe(
         "activation": Param("str", "relu", choices=("relu", "tanh"), help="Activation."),
     },
     build=build_lenet,
+    count=count_lenet,
     try_page="digits",
 )

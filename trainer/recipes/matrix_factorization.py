@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 
 TOP_K = 10
 RELEVANT_RATING = 4.0  # held-out ratings of 4 or 5 count as "liked" for precision/recall@10
@@ -96,6 +96,19 @@ def build_matrix_factorization(hp: dict[str, Any], input_shape: tuple[int, ...],
         model.add_loss(lambda: bias_weight * (tf.reduce_sum(tf.square(user_bias.embeddings))
                                               + tf.reduce_sum(tf.square(item_bias.embeddings))))
     return model
+
+
+def count_matrix_factorization(hp: dict[str, Any], input_shape: tuple[int, ...],
+                               num_classes: int = 0) -> ModelCount:
+    """Returns the size of `build_matrix_factorization`'s model without building it.
+
+    It exports JSON for the browser, no Keras model: `exported` is 0.
+    """
+    num_users, num_items = input_shape
+    params = (num_users + num_items) * (hp["factors"] + 1) + 1
+    # Two factor vectors, two biases, their dot product and sums, the rating.
+    activations = 2 * hp["factors"] + 7
+    return ModelCount(params, params, 0, activations)
 
 
 def _global_bias_class():
@@ -414,6 +427,7 @@ RECIPE = Recipe(
                        help="Test split: a random 20% of ratings, or GroupLens' folds u1..u5."),
     },
     build=build_matrix_factorization,
+    count=count_matrix_factorization,
     dataset_options=("split", "seed"),
     run=run_matrix_factorization,
     try_page="recommend",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softsign", "elu", "selu", "linear")
 
@@ -30,6 +31,18 @@ def build_mlp(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
     return keras.Sequential(layers, name="mlp")
 
 
+def count_mlp(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> ModelCount:
+    """Returns the size of `build_mlp`'s model, layer by layer, without building it."""
+    width = math.prod(input_shape)
+    params, activations = 0, width  # Flatten
+    for units in hp["hidden_layers"]:
+        params += width * units + units
+        activations += units * (2 if hp["dropout"] > 0 else 1)
+        width = units
+    params += width * num_classes + num_classes
+    return ModelCount(params, params, params, activations + num_classes)
+
+
 RECIPE = Recipe(
     name="mlp",
     title="Multilayer perceptron",
@@ -51,5 +64,6 @@ RECIPE = Recipe(
         "dropout": Param("float", 0.0, min=0.0, max=0.9, help="Dropout after each hidden layer."),
     },
     build=build_mlp,
+    count=count_mlp,
     try_page="digits",
 )

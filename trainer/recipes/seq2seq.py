@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from trainer.hyperparams import COMMON, Param
-from trainer.recipes import Recipe
+from trainer.recipes import ModelCount, Recipe
 from trainer.text import BOS, EOS, PAD, SPECIALS, Vocabulary, detokenize, normalize
 
 ATTENTIONS = ("none", "luong", "bahdanau")
@@ -127,6 +127,44 @@ def build_models(hp: dict[str, Any], source_vocab: int, target_vocab: int) -> Se
 def build_seq2seq(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int):
     """`Recipe.build`: the training model, with one vocabulary size for both languages."""
     return build_models(hp, num_classes, num_classes).train
+
+
+def count_seq2seq(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int = 0) -> ModelCount:
+    """Returns the size of `build_models`' training model without building it.
+
+    Args:
+        hp: the hyperparameters `build_models` takes, and `vocab_size`.
+        input_shape: `(source, target)`: the most tokens each vocabulary can have on the
+            dataset (the corpus' distinct tokens); each is also capped at `vocab_size`.
+        num_classes: unused (the recipe interface's classifier argument).
+
+    The encoder and decoder that are exported hold exactly the training model's layers.
+    Activations count, per LSTM layer and step, the 4 gates and the cell state that
+    backpropagation through time keeps besides the output.
+    """
+    source_vocab, target_vocab = (min(hp["vocab_size"], cap) for cap in input_shape)
+    units, depth, embedding = hp["units"], hp["layers"], hp["embedding_size"]
+    source_steps, target_steps = hp["max_length"], hp["max_length"] + 1
+
+    def lstms() -> int:
+        return sum(4 * ((embedding if i == 0 else units) * units + units * units + units)
+                   for i in range(depth))
+
+    params = (source_vocab + target_vocab) * embedding + 2 * lstms() + units * target_vocab + target_vocab
+    # Embedding + dropout, then per LSTM layer its output, gates + cell state, dropout.
+    activations = (source_steps + target_steps) * (2 * embedding + depth * 7 * units)
+    if hp["attention"] != "none":
+        params += 2 * units * units + units  # the attentional tanh layer over [context, query]
+        scores = target_steps * source_steps
+        # scores, softmax weights, context, concat, attentional hidden state, dropout
+        activations += 2 * scores + target_steps * units * 5
+    if hp["attention"] == "bahdanau":
+        params += units * units + (units * units + units) + units  # keys, query, energy
+        # Projected and reshaped keys and query, then the broadcast sum and its tanh over
+        # every (query step, key step) pair: the largest tensors of this recipe.
+        activations += 2 * (source_steps + target_steps) * units + 2 * scores * units + scores
+    activations += target_steps * target_vocab  # the softmax over the target vocabulary
+    return ModelCount(params, params, params, activations, exports_optimizer=False)
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -383,7 +421,7 @@ def run_seq2seq(context) -> dict[str, Any]:
                               "decoding": "greedy", "sentences": len(test_de)}
     events.log(f"BLEU on test_2016_flickr ({len(test_de)} sentences, greedy): {test_bleu:.2f}; exporting.")
     result["artifacts"] = context.publish_artifacts(export_translation(
-        models, context.workdir, source_vocab, target_vocab, hp, test_de, test_en))
+        models, context.workdir, source_vocab, target_vocab, hp, test_de, test_en, **context.export_options()))
     return result
 
 
@@ -394,8 +432,9 @@ EXPORT_BLEU_SENTENCES = 100
 
 def export_translation(models: Seq2SeqModels, workdir, source_vocab: Vocabulary,
                        target_vocab: Vocabulary, hp: dict[str, Any], test_de: list[str],
-                       test_en: list[str]) -> list[dict[str, Any]]:
-    """Exports encoder and decoder (h5 + TF.js variants), both vocabularies and the settings.
+                       test_en: list[str], **options: Any) -> list[dict[str, Any]]:
+    """Exports encoder and decoder (h5 + TF.js variants), both vocabularies and the settings;
+    `options` (`max_tfjs_bytes`, `log`) go to `trainer.export.export_keras_model`.
 
     Each exported model is loaded back and paired with the other, in-memory model to measure
     BLEU on the first `EXPORT_BLEU_SENTENCES` test sentences, so a variant's figure shows what
@@ -412,9 +451,9 @@ def export_translation(models: Seq2SeqModels, workdir, source_vocab: Vocabulary,
         return {"bleu": bleu(hypotheses, references), "bleu_sentences": len(sources)}
 
     artifacts = export_keras_model(models.encoder, workdir, lambda e: measured(e, models.decoder),
-                                   name="encoder")
+                                   name="encoder", **options)
     artifacts += export_keras_model(models.decoder, workdir, lambda d: measured(models.encoder, d),
-                                    name="decoder")
+                                    name="decoder", **options)
     files = {
         "source": source_vocab.save(workdir / "vocab.de.json"),
         "target": target_vocab.save(workdir / "vocab.en.json"),
@@ -516,6 +555,7 @@ RECIPE = Recipe(
                              help="Validation sentences translated for val_bleu every epoch."),
     },
     build=build_seq2seq,
+    count=count_seq2seq,
     run=run_seq2seq,
     try_page="translate",
 )
