@@ -74,3 +74,33 @@ def drill_down(probabilities: np.ndarray, labels: np.ndarray, predicted: np.ndar
         for i in wanted
     }
     return {"per_class_accuracy": per_class, "cells": cells, "samples": samples}
+
+
+def learning_warnings(accuracy: float, labels: np.ndarray, num_classes: int,
+                      losses: list[float]) -> list[dict[str, str]]:
+    """Returns `[{"code", "message"}]` for a trained classifier that learned nothing.
+
+    "At chance level" is a test accuracy within 10 % of the remaining headroom above the best
+    blind guess (always the most common class, at least 1/num_classes): an sgd at learning
+    rate 10 reached loss 8.1e15 and then sat at 0.10 on 10 balanced classes. A training loss far
+    above a blind guess's points at the learning rate.
+
+    Args:
+        accuracy: test-set accuracy.
+        labels: test-set labels (for the most common class's share).
+        num_classes: classes the model predicts.
+        losses: the training loss per epoch.
+    """
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    chance = max(1.0 / num_classes, float(counts.max() / max(counts.sum(), 1)))
+    if accuracy > chance + 0.1 * (1.0 - chance):
+        return []
+    # A uniform guess scores ln(num_classes); an epoch far above that blew up.
+    blind = float(np.log(num_classes))
+    peak = max((loss for loss in losses if np.isfinite(loss)), default=0.0)
+    hint = (f"the training loss reached {peak:.3g} (a blind guess scores {blind:.3g}): the learning rate "
+            "may be too high" if peak > 3 * blind else
+            "the learning rate may be too high or too low, or the model may need more epochs")
+    return [{"code": "chance_level",
+             "message": f"Test accuracy {accuracy:.3f} is at chance level ({chance:.3f} by always guessing "
+                        f"the most common class): the network learned nothing; {hint}."}]

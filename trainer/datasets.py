@@ -72,6 +72,8 @@ class DatasetInfo:
     homepage: str = ""
     # A dataset carved out of another (cifar10_cars_horses of cifar10) needs that one's files.
     derived_from: str = ""
+    # Finds a usable copy other than `files` (MovieLens unpacked by hand): data_dir -> path or None.
+    local_copy: Callable[[Any], Any] | None = None
 
 
 def default_data_dir() -> Path:
@@ -196,7 +198,7 @@ def is_cached(name: str, data_dir: str | os.PathLike | None = None) -> bool:
     """Whether every file the dataset needs is already in `data_dir` (by name; `fetch`
     verifies checksums when it loads them)."""
     info = _source(name)
-    if info is None:
+    if info is None or (info.local_copy is not None and info.local_copy(data_dir) is not None):
         return True
     folder = Path(data_dir if data_dir is not None else default_data_dir()) / info.name
     return all((folder / remote.name).is_file() for remote in info.files)
@@ -210,7 +212,7 @@ def ensure_files(name: str, data_dir: str | os.PathLike | None = None) -> None:
         DatasetError: as `fetch`.
     """
     info = _source(name)
-    if info is not None:
+    if info is not None and (info.local_copy is None or info.local_copy(data_dir) is None):
         fetch(info, data_dir)
 
 

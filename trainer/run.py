@@ -80,6 +80,7 @@ class RunContext:
     # Set when train() found a resumable checkpoint (trainer.checkpoint.ResumeState).
     resume: Any = None
     reported_epochs: int | None = None
+    max_tfjs_bytes: int | None = None  # no TF.js export above these float32 weight bytes
 
     @property
     def initial_epoch(self) -> int:
@@ -141,6 +142,10 @@ class RunContext:
             "samples_per_s": num_samples * epochs_run / fit_seconds if fit_seconds else 0.0,
         }
 
+    def export_options(self) -> dict[str, Any]:
+        """Returns the keyword arguments every `trainer.export` call of a runner passes on."""
+        return {"max_tfjs_bytes": self.max_tfjs_bytes, "log": self.events.log}
+
     def publish_artifacts(self, artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for artifact in artifacts:
             self.events.on_event("artifact", artifact)
@@ -161,6 +166,7 @@ def train(
     resume: bool = True,
     reported_epochs: int | None = None,
     retention: Any = None,
+    max_tfjs_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Trains, evaluates and exports the model a job spec describes.
 
@@ -187,6 +193,8 @@ def train(
             written but whose event was lost with the worker is re-sent. None: all of them.
         retention: a `trainer.checkpoint.Retention` saying which per-epoch checkpoints to
             keep (the others are deleted as training goes on); None keeps every epoch's.
+        max_tfjs_bytes: export no TF.js variant of a model whose float32 weights are larger
+            (the run logs why); None exports them whatever their size.
 
     Returns:
         `{"status": "succeeded" | "cancelled", "epochs_run", "best_epoch", "history",
@@ -244,6 +252,7 @@ def train(
             devices=devices, batch_interval=batch_interval,
             initial_weights=initial_weights, freeze=freeze, tensorboard=tensorboard,
             retention=retention, resume=state, reported_epochs=reported_epochs,
+            max_tfjs_bytes=max_tfjs_bytes,
         )
         if state:
             context.events.log(f"Resuming after epoch {state.completed_epochs} from its checkpoint "
@@ -293,9 +302,15 @@ def run_classification(context: RunContext) -> dict[str, Any]:
     result["test_metrics"] = score_predictions(probabilities, dataset.y_test)
     result["analysis"] = analyse(probabilities, dataset.y_test, dataset.class_names,
                                  images=dataset.x_test)
+    from trainer.analysis import learning_warnings
+
+    result["warnings"] = learning_warnings(result["test_metrics"]["accuracy"], dataset.y_test,
+                                           dataset.num_classes, result["history"].get("loss", []))
+    for warning in result["warnings"]:
+        events.on_event("log", {"message": warning["message"], "warning": warning["code"]})
     events.log(f"Test accuracy {result['test_metrics']['accuracy']:.4f}; exporting.")
     result["artifacts"] = context.publish_artifacts(
-        export_model(model, context.workdir, dataset.x_test, dataset.y_test))
+        export_model(model, context.workdir, dataset.x_test, dataset.y_test, **context.export_options()))
     return result
 
 
@@ -418,9 +433,13 @@ def _job_callback_class():
             # Checkpoint before the event: a worker killed in between re-sends the event on
             # resume (see reported_epochs) rather than training the epoch twice.
             self._checkpoint(improved)
-            self.events.on_event("epoch", self.last_epoch_event)
+            # A restart without a checkpoint (the last attempt left none here, e.g. on another
+            # machine's disk) retrains epochs the job already reported: they are not sent twice.
+            new = self.reported_epochs is None or self.epoch > self.reported_epochs
+            if new:
+                self.events.on_event("epoch", self.last_epoch_event)
             self._write_summaries(values)
-            if self.sample is not None:
+            if self.sample is not None and new:
                 self.events.on_event("sample", {"epoch": self.epoch, **self.sample(self.model)})
             if self.patience and self.epoch - self.best_epoch >= self.patience:
                 self.stopped_early = self.model.stop_training = True

@@ -55,6 +55,11 @@ class RaceCreateSerializer(serializers.Serializer):
                 if "optimizer" in errors.get("hyperparameters", {}):
                     errors = {"optimizers": errors["hyperparameters"]["optimizer"]}
                 raise serializers.ValidationError(errors) from None
+        from playground.ops.registry import gang_error
+
+        too_few = gang_error(specs[0])  # the racers differ only in optimizer
+        if too_few:
+            raise serializers.ValidationError({"strategy": [too_few]})
         attrs["specs"] = specs
         return attrs
 
@@ -86,14 +91,20 @@ class RaceCreateView(APIView):
         too_much = quotas.sample_epochs_error(request.user, specs[0])  # the racers differ only in optimizer
         if too_much:
             raise serializers.ValidationError({"hyperparameters": {"epochs": [too_much]}})
+        # The optimizer changes the checkpoints' size (its slots), so each racer is sized.
+        too_big = list(dict.fromkeys(error for spec in specs
+                                     for error in quotas.model_size_errors(request.user, spec)))
+        if too_big:
+            raise serializers.ValidationError({"hyperparameters": too_big})
         try:
             with transaction.atomic():
                 quotas.reserve_job_slots(request.user, len(specs))
+                quotas.reserve_disk(request.user, specs)
                 group = JobGroup.objects.create(owner=request.user, kind=JobGroup.KIND_RACE)
                 for spec in specs:
                     services.create_job(request.user, spec, group=group)
         except quotas.QuotaExceeded as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            return Response({"detail": str(exc)}, status=exc.status)
         return Response(race_data(group, request), status=status.HTTP_201_CREATED)
 
 

@@ -8,7 +8,9 @@ Gang scheduling. `create_job` sends n `run_gang_member` task messages instead of
 2. waits, heartbeating its slot, until n members have joined, or fails the job with
    "only k of n workers joined within T s" (PLAYGROUND_GANG_TIMEOUT_S) while it is queued;
    a member of a younger gang gives way to an older one that is forming too (it leaves its
-   rank and requeues its message), so two gangs never hold each other's workers;
+   rank and requeues its message), so two gangs never hold each other's workers, and any
+   member gives way to an ordinary job waiting on its queue, so a gang never holds a worker
+   others need for more than YIELD_AFTER_S;
 3. trains in a fresh process (trainer.multi_worker) with TF_CONFIG built from the slots.
    Rank 0, the chief, takes the job's lease (queued → running, the job's heartbeat), relays
    the child's events through the normal reporter and finishes the job; the other ranks
@@ -117,7 +119,8 @@ def wait_for_gang(job_id: int, slot: GangSlot, size: int,
         slots = list(GangSlot.objects.filter(job_id=job_id).order_by("rank"))
         if len(slots) >= size:
             return slots[:size]
-        if time.monotonic() >= waiting_since + YIELD_AFTER_S and _older_gang_forming(job_id):
+        if time.monotonic() >= waiting_since + YIELD_AFTER_S and (
+                _older_gang_forming(job_id) or _ordinary_job_waiting(job_id)):
             _yield(job_id, slot)
             return None
         if time.monotonic() >= deadline:
@@ -138,6 +141,15 @@ def _older_gang_forming(job_id: int) -> bool:
     older = (Job.objects.filter(pk__lt=job_id, queue=queue, status=Status.QUEUED, strategy__startswith="multi_worker:")
              .annotate(joined=Count("gang_slots")).filter(joined__gt=0).values_list("strategy", "joined"))
     return any(joined < gang_size(strategy) for strategy, joined in older)
+
+
+def _ordinary_job_waiting(job_id: int) -> bool:
+    """Whether a single-worker job waits on the same queue: a forming gang must not hold a
+    worker from it (a multi_worker:2 on a deployment with one free worker held it 300 s while
+    everyone's jobs waited). Gangs are left out: two forming gangs settle by age instead."""
+    queue = Job.objects.only("queue").get(pk=job_id).queue
+    return (Job.objects.filter(queue=queue, status=Status.QUEUED).exclude(pk=job_id)
+            .exclude(strategy__startswith="multi_worker:").exists())
 
 
 def _yield(job_id: int, slot: GangSlot) -> None:
@@ -236,7 +248,7 @@ def _train(job_id: int, slot: GangSlot, slots: list[GangSlot], workdir, reporter
 
     job = Job.objects.get(pk=job_id)
     config = {"spec": job.spec_dict(), "workdir": str(workdir), "data_dir": str(settings.PLAYGROUND_DATA_DIR),
-              "report": reporter is not None}
+              "report": reporter is not None, "max_tfjs_bytes": settings.PLAYGROUND_MAX_TFJS_BYTES or None}
     env = {**os.environ, "TF_CONFIG": json.dumps(cluster_config([s.address for s in slots], slot.rank))}
     process = subprocess.Popen([sys.executable, "-m", "trainer.multi_worker"], cwd=settings.BASE_DIR, env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

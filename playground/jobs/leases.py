@@ -9,11 +9,15 @@ than PLAYGROUND_LEASE_TIMEOUT_S means the worker is gone (kill -9, OOM, lost mac
 * a redelivered task message (Celery's acks_late + task_reject_on_worker_lost, or Redis's
   visibility timeout) takes the job over at once with a conditional update on the stale row;
 * `requeue_stale_jobs()` puts it back in the queue with a fresh task message. It runs at
-  worker startup and every lease timeout in each worker (`start_watchdog`, Celery's
+  worker startup and every PLAYGROUND_WATCHDOG_S in each worker (`start_watchdog`, Celery's
   `worker_ready` signal) and from `manage.py requeue_stale_jobs` (cron, or by hand).
 
+With the defaults (heartbeat 5 s, lease 30 s, watchdog 10 s) a job whose worker died is
+requeued 30–40 s after its last heartbeat.
+
 Either way the next worker resumes from the job's last checkpoint (trainer.run.train with
-resume), and after PLAYGROUND_MAX_ATTEMPTS claims the job fails with the reason instead.
+resume), and after PLAYGROUND_MAX_ATTEMPTS attempts in a row that each lost their worker
+without adding an epoch (a poison job, not an unlucky one) it fails with the reason instead.
 Every step is a conditional UPDATE, so two workers can never both hold a job: a worker whose
 heartbeat finds the lease taken stops training at its next batch.
 
@@ -68,20 +72,58 @@ def acquire(job_id: int, worker: str) -> Lease | None:
     """Claims a queued job, or takes over a running one whose worker stopped heartbeating.
 
     Returns None when the job is someone else's (fresh lease), finished, or cancelled; a
-    stale job out of attempts is failed here with the reason.
+    stale job that is out of attempts (PLAYGROUND_MAX_ATTEMPTS in a row without a new epoch)
+    is failed here with the reason. started_at stays the first start; resumed_at is now.
     """
     now = timezone.now()
-    fields = {"status": Status.RUNNING, "worker": worker, "heartbeat_at": now, "attempts": F("attempts") + 1}
-    claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(started_at=now, **fields)
-    if not claimed:
-        takeover = Q(pk=job_id) & _stale(now) & Q(attempts__lt=settings.PLAYGROUND_MAX_ATTEMPTS)
-        claimed = Job.objects.filter(takeover).update(**fields)
-    if not claimed:
-        fail_exhausted(Job.objects.filter(pk=job_id))
+    job = Job.objects.filter(pk=job_id).only(*_LOSS_FIELDS, "status", "started_at").first()
+    if job is None:
         return None
-    job = Job.objects.only("attempts").get(pk=job_id)
-    events.publish(job_id, "status", {"status": Status.RUNNING, "worker": worker, "attempt": job.attempts})
-    return Lease(job_id, worker, job.attempts)
+    fields = {"status": Status.RUNNING, "worker": worker, "heartbeat_at": now, "attempts": F("attempts") + 1,
+              "epochs_at_claim": job.completed_epochs, "started_at": job.started_at or now}
+    if job.attempts:
+        fields["resumed_at"] = now
+    # Each UPDATE is conditional on what was read: of two workers racing, one claims it.
+    held = {"pk": job_id, "attempts": job.attempts, "heartbeat_at": job.heartbeat_at}
+    if job.status == Status.QUEUED:
+        claimed = Job.objects.filter(status=Status.QUEUED, **held).update(**fields)
+    elif job.status == Status.RUNNING and _is_stale(job, now):
+        stalled = _stalled_after_loss(job)
+        if stalled >= settings.PLAYGROUND_MAX_ATTEMPTS:
+            give_up(job, stalled)
+            return None
+        claimed = Job.objects.filter(status=Status.RUNNING, **held).update(stalled_attempts=stalled, **fields)
+    else:
+        claimed = 0
+    if not claimed:
+        return None
+    events.publish(job_id, "status", {"status": Status.RUNNING, "worker": worker, "attempt": job.attempts + 1})
+    return Lease(job_id, worker, job.attempts + 1)
+
+
+# What deciding about a lost worker needs to read.
+_LOSS_FIELDS = ("pk", "worker", "heartbeat_at", "attempts", "queue", "strategy", "progress", "metrics",
+                "epochs_at_claim", "stalled_attempts")
+
+
+def _is_stale(job: Job, now: datetime) -> bool:
+    return job.heartbeat_at is None or job.heartbeat_at < stale_before(now)
+
+
+def _stalled_after_loss(job: Job) -> int:
+    """Attempts in a row that added no epoch, counting the one whose worker was just lost."""
+    return 0 if job.completed_epochs > job.epochs_at_claim else job.stalled_attempts + 1
+
+
+def give_up(job: Job, stalled: int) -> bool:
+    """Fails a job whose last `stalled` attempts each lost their worker without a new epoch:
+    whatever kills the workers, another attempt would too."""
+    from playground.jobs.services import fail_job
+
+    return fail_job(job.pk, (
+        f"Gave up after {stalled} attempts in a row without a new epoch ({job.attempts} in all): "
+        f"worker {job.worker or '?'} stopped responding in epoch {job.progress.get('epoch') or 1}, and so did "
+        f"the workers before it; the job may be too large for a worker's memory, or crash it."))
 
 
 def heartbeat(job_id: int, worker: str) -> bool:
@@ -122,22 +164,29 @@ def keep_alive(lease: Lease, interval_s: float | None = None):
 
 def requeue_stale_jobs(now: datetime | None = None) -> dict[str, list[int]]:
     """Requeues every running job whose worker stopped heartbeating (resumed by the next
-    worker from its checkpoint), or fails it after PLAYGROUND_MAX_ATTEMPTS attempts.
+    worker from its checkpoint), or fails it after PLAYGROUND_MAX_ATTEMPTS attempts in a row
+    that added no epoch.
 
     Returns `{"requeued": [ids], "failed": [ids]}`.
     """
     from playground.jobs.tasks import run_job
 
-    failed = fail_exhausted(Job.objects.all(), now)
-    requeued = []
-    for job in Job.objects.filter(_stale(now)).only("pk", "worker", "heartbeat_at", "attempts", "queue", "strategy"):
+    now = now or timezone.now()
+    requeued, failed = [], []
+    for job in Job.objects.filter(_stale(now)).only(*_LOSS_FIELDS):
         if gang_size(job.strategy) > 1:
             if fail_lost_gang(job):
                 failed.append(job.pk)
             continue
+        stalled = _stalled_after_loss(job)
+        if stalled >= settings.PLAYGROUND_MAX_ATTEMPTS:
+            if give_up(job, stalled):
+                failed.append(job.pk)
+            continue
         # Conditional on the heartbeat we read: a worker that beat meanwhile keeps its job.
-        if Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
-                status=Status.QUEUED, worker=""):
+        if Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at,
+                              attempts=job.attempts).update(status=Status.QUEUED, worker="", queued_at=now,
+                                                            stalled_attempts=stalled):
             since = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
             events.publish(job.pk, "log", {"message": f"Worker {job.worker or '?'} stopped responding "
                                                       f"(last heartbeat {since}); requeued to resume "
@@ -161,7 +210,8 @@ def resend_lost_messages(now: datetime | None = None) -> list[int]:
     """
     from playground.jobs.services import enqueue
 
-    waiting = Job.objects.filter(status=Status.QUEUED, created_at__lt=stale_before(now))
+    waiting = Job.objects.filter(Q(queued_at__lt=stale_before(now)) | Q(queued_at__isnull=True, created_at__lt=stale_before(now)),
+                                 status=Status.QUEUED)
     queues = set(waiting.order_by().values_list("queue", flat=True).distinct())
     empty = [queue for queue in queues if broker_queue_length(queue) == 0]
     resent = []
@@ -195,25 +245,11 @@ def fail_lost_gang(job: Job) -> bool:
                             f"submit the job again.")
 
 
-def fail_exhausted(jobs, now: datetime | None = None) -> list[int]:
-    """Fails the stale running jobs among `jobs` that have used up their attempts."""
-    from playground.jobs.services import fail_job
-
-    limit = settings.PLAYGROUND_MAX_ATTEMPTS
-    failed = []
-    for job in jobs.filter(_stale(now), attempts__gte=limit).only("pk", "worker", "progress"):
-        reason = (f"Gave up after {limit} attempts: worker {job.worker or '?'} stopped responding "
-                  f"in epoch {job.progress.get('epoch') or 1} and no worker could finish the job.")
-        if fail_job(job.pk, reason):
-            failed.append(job.pk)
-    return failed
-
-
 def start_watchdog(interval_s: float | None = None) -> threading.Thread:
     """Runs `requeue_stale_jobs()` and `resend_lost_messages()` now and then every
-    `interval_s` (default: the lease timeout) in a daemon thread; started once per worker at
-    Celery's `worker_ready`."""
-    interval = interval_s or settings.PLAYGROUND_LEASE_TIMEOUT_S
+    `interval_s` (default: PLAYGROUND_WATCHDOG_S) in a daemon thread; started once per
+    worker at Celery's `worker_ready`."""
+    interval = interval_s or settings.PLAYGROUND_WATCHDOG_S
     stop = threading.Event()
 
     def loop() -> None:

@@ -50,6 +50,19 @@ class Job(models.Model):
     # stale one means the worker died and the job is resumed elsewhere. attempts counts claims.
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
+    # started_at is the first start; resumed_at the latest takeover after a worker loss.
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    # When the job last went (back) into the queue: a requeued job's lost message is resent
+    # a lease timeout after this, not after created_at.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # A job is given up only after PLAYGROUND_MAX_ATTEMPTS attempts in a row that added no
+    # epoch (a poison job), not after that many worker losses: epochs_at_claim is the epochs
+    # completed when the current attempt began.
+    epochs_at_claim = models.PositiveIntegerField(default=0)
+    stalled_attempts = models.PositiveIntegerField(default=0)
+    # Things a finished job's owner should know although it succeeded, e.g. a test accuracy
+    # at chance level: [{"code", "message"}].
+    warnings = models.JSONField(default=list, blank=True)
 
     # Summaries folded from the event stream, so list/detail reads need no event scan.
     progress = models.JSONField(default=dict)
@@ -61,6 +74,9 @@ class Job(models.Model):
     run_info = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     last_seq = models.PositiveIntegerField(default=0)
+    # Bytes under the job's folder when it finished (the per-user disk quota adds them up);
+    # null while it is queued or running, and for jobs finished before it was recorded.
+    disk_bytes = models.BigIntegerField(null=True, blank=True)
 
     # Forks (trainer.finetune): start from the parent's checkpoint of `parent_epoch`
     # ("best", "latest" or an epoch number), optionally with all but the last layer frozen.
@@ -78,6 +94,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def completed_epochs(self) -> int:
+        """Epochs reported so far (each epoch event appends to every metric's list)."""
+        return max((len(values) for values in self.metrics.values()), default=0)
 
     def spec_dict(self) -> dict:
         return {

@@ -48,6 +48,12 @@ class JobCreateSerializer(serializers.Serializer):
             attrs["spec"] = validate_spec({k: self.initial_data[k] for k in SPEC_FIELDS if k in self.initial_data})
         except SpecError as exc:
             errors.update(exc.errors)
+        if "spec" in attrs:
+            from playground.ops.registry import gang_error
+
+            too_few = gang_error(attrs["spec"])
+            if too_few:
+                errors["strategy"] = [too_few]
         if "parent" in self.initial_data and "spec" in attrs:
             from playground.jobs.forks import ForkError, parent_fields
 
@@ -77,21 +83,30 @@ class ArtifactSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+class JobWarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text='e.g. "chance_level"')
+    message = serializers.CharField()
+
+
 class JobSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
+    warnings = JobWarningSerializer(many=True, read_only=True, help_text=(
+        "What the owner should know about a finished job although it succeeded, e.g. a test "
+        "accuracy at chance level."))
     progress = serializers.SerializerMethodField()
     artifacts = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
     waiting_for = serializers.SerializerMethodField(
-        help_text="Why a queued GPU job has not started (no online worker has that many GPUs), else null.")
+        help_text="Why the job is not making progress, else null: a queued job no online worker can take "
+                  "(GPUs, multi_worker), or a running one whose worker stopped answering and will be taken over.")
 
     class Meta:
         model = Job
         fields = [
             "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "gpus", "queue",
             "waiting_for", "status",
-            "created_at", "started_at", "finished_at", "progress", "metrics", "best_epoch",
-            "test_metrics", "analysis", "error", "artifacts", "run_info", "cancel_requested",
+            "created_at", "started_at", "resumed_at", "attempts", "finished_at", "progress", "metrics", "best_epoch",
+            "test_metrics", "analysis", "error", "warnings", "artifacts", "run_info", "cancel_requested",
             "last_seq", "ws_url", "parent", "parent_epoch", "freeze", "group",
         ]
         read_only_fields = fields

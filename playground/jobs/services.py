@@ -31,6 +31,17 @@ def job_workdir(job_id: int) -> Path:
     return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id)
 
 
+def workdir_bytes(job_id: int) -> int:
+    """Bytes of the files under the job's folder (0 when it has none), for the disk quota."""
+    total = 0
+    for path in job_workdir(job_id).rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            pass  # renamed or pruned while we walked (a checkpoint write); never fail a finish for it
+    return total
+
+
 def visible_jobs(user):
     """Jobs a user may see: their own; staff see all."""
     jobs = Job.objects.select_related("owner")
@@ -114,22 +125,12 @@ def broker_address() -> str:
     return f"the {url.scheme} broker"
 
 
-def claim_job(job_id: int, worker: str) -> bool:
-    """queued → running; False when someone else has it (or it was cancelled meanwhile)."""
-    claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now(), worker=worker
-    )
-    if claimed:
-        _publish_status(job_id, Status.RUNNING, worker=worker)
-    return bool(claimed)
-
-
 def _finish(job_id: int, status: str, lease=None, **fields) -> bool:
     # With the worker's lease, only while it still holds the job: a worker that was presumed
     # dead and taken over (or requeued by staff) must not finish its successor's attempt.
     holder = {"worker": lease.worker, "attempts": lease.attempt} if lease is not None else {}
     finished = Job.objects.filter(pk=job_id, status=Status.RUNNING, **holder).update(
-        status=status, finished_at=timezone.now(), **fields
+        status=status, finished_at=timezone.now(), disk_bytes=workdir_bytes(job_id), **fields
     )
     if finished:
         extra = {"error": fields["error"]} if fields.get("error") else {}
@@ -145,6 +146,7 @@ def succeed_job(job_id: int, result: dict, lease=None) -> bool:
         test_metrics=result.get("test_metrics"),
         analysis=result.get("analysis"),
         best_epoch=result.get("best_epoch"),
+        warnings=result.get("warnings", []),
         run_info={k: result[k] for k in ("precision", "devices", "replicas", "per_replica_batch_size",
                                             "epochs_run", "strategy", "workers", "global_batch_size")
                   if k in result},
@@ -217,7 +219,8 @@ def requeue_job(job: Job, by: str = "staff") -> Job:
         raise JobConflict(f"Job {job.pk} is a {job.strategy} job, which cannot resume on other workers; "
                           "cancel it and retry it instead.")
     worker, heartbeat_at = job.worker, job.heartbeat_at
-    if not Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(status=Status.QUEUED, worker=""):
+    if not Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(
+            status=Status.QUEUED, worker="", queued_at=timezone.now()):
         job.refresh_from_db()
         raise JobConflict(f"Job {job.pk} is {job.status}; only running jobs can be requeued.")
     since = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "never"
@@ -280,7 +283,7 @@ def run_job(job_id: int, worker: str) -> None:
         with leases.keep_alive(lease):
             result = train(spec, reporter, workdir, data_dir=settings.PLAYGROUND_DATA_DIR,
                            reported_epochs=reported_epochs, retention=checkpoint_retention(),
-                           **fork_options(job))
+                           max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None, **fork_options(job))
         if reporter.lease_lost:
             raise LeaseLost
     except LeaseLost:
@@ -336,5 +339,5 @@ def _log_resume(job_id: int, workdir: Path, lease) -> None:
         message = f"Resumed from epoch {state.completed_epochs} on {lease.worker} (attempt {lease.attempt})."
     else:
         message = (f"Restarted from epoch 1 on {lease.worker} (attempt {lease.attempt}): the previous "
-                   "attempt left no checkpoint.")
+                   "attempt left no checkpoint here; epochs already reported are retrained, not reported again.")
     events.publish(job_id, "log", {"message": message})

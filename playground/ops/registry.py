@@ -176,9 +176,27 @@ def _stop_heartbeat(hostname: str) -> None:
         thread.join(timeout=10)
 
 
+def gang_error(spec) -> str | None:
+    """Why a multi_worker:<n> job cannot be accepted now, or None: fewer than n workers are
+    online on its queue, so the gang could never form, and the member that joined first
+    would hold a worker until the gang timeout (a multi_worker:64 held the only one 300 s)."""
+    members = gang_size(spec.strategy)
+    if members <= 1:
+        return None
+    queue = queue_for(spec.gpus)
+    serving = sum(queue in node.queues for node in online().only("queues"))
+    if serving >= members:
+        return None
+    return (f"{spec.strategy} needs {members} workers on queue {queue}; {serving} online now. Start more "
+            "workers, or ask for fewer (or the default strategy).")
+
+
 def waiting_for(job: Job) -> str | None:
-    """Why a queued job cannot start yet, or None: no online worker consumes its GPU queue, or
-    fewer online workers consume its queue than its multi_worker gang needs."""
+    """Why a job is not making progress, or None: a running job whose worker stopped
+    answering, or a queued one that no online worker can take (its GPU queue, or fewer
+    online workers than its multi_worker gang needs)."""
+    if job.status == Job.Status.RUNNING:
+        return _silent_worker(job)
     if job.status != Job.Status.QUEUED:
         return None
     members = gang_size(job.strategy)
@@ -193,3 +211,21 @@ def waiting_for(job: Job) -> str | None:
     plural = "s" if job.gpus > 1 else ""
     return (f"Waiting for a worker with {job.gpus} GPU{plural}: no online worker consumes queue "
             f"{job.queue}. The job starts when one joins.")
+
+
+def _silent_worker(job: Job) -> str | None:
+    # Two missed heartbeats: the worker is busy or gone; past the lease it is presumed gone.
+    if job.heartbeat_at is None:
+        return None
+    silent = (timezone.now() - job.heartbeat_at).total_seconds()
+    if silent < 2 * settings.PLAYGROUND_HEARTBEAT_S:
+        return None
+    lease, watchdog = settings.PLAYGROUND_LEASE_TIMEOUT_S, settings.PLAYGROUND_WATCHDOG_S
+    if gang_size(job.strategy) > 1:
+        then = "the job fails, since multi_worker jobs do not resume"
+    elif silent < lease:
+        then = (f"if it stays silent for {lease:g} s another worker takes the job over from its last "
+                f"checkpoint (within {lease + watchdog - silent:.0f} s)")
+    else:
+        then = f"another worker will take the job over from its last checkpoint within {watchdog:g} s"
+    return f"Its worker {job.worker or '?'} stopped answering {silent:.0f} s ago; {then}."

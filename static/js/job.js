@@ -234,8 +234,9 @@ function showFrame(index) {
   $("film-label").textContent = ` epoch ${frame.epoch}`;
 }
 
-function onLog({ message = "" }) {
-  if (message.startsWith("Early stopping")) banner(message, "info");
+function onLog({ message = "", warning }) {
+  if (warning) banner(message, "warning");
+  else if (message.startsWith("Early stopping")) banner(message, "info");
 }
 
 function onArtifact(a) {

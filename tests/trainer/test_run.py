@@ -215,3 +215,19 @@ def test_auto_precision_is_float32_without_a_gpu(tiny_digits, tmp_path, skip_exp
 
     if not tf.config.list_physical_devices("GPU"):
         assert result["precision"] == "float32"
+
+
+def test_learning_warnings_flag_an_accuracy_at_chance_and_name_a_blown_up_loss():
+    import numpy as np
+
+    from trainer.analysis import learning_warnings
+
+    balanced = np.repeat(np.arange(10), 10)
+    [dead] = learning_warnings(0.10, balanced, 10, [8.1e15, 2.47, 2.45])
+    assert dead["code"] == "chance_level" and "0.100 is at chance level (0.100" in dead["message"]
+    assert "reached 8.1e+15" in dead["message"] and "learning rate may be too high" in dead["message"]
+    assert learning_warnings(0.15, balanced, 10, [2.3, 2.2])[0]["message"].endswith("more epochs.")
+    assert learning_warnings(0.25, balanced, 10, [2.3, 1.9]) == []
+    # Chance is the most common class when classes are unbalanced: 0.9 on a 90/10 split is nothing.
+    skewed = np.array([0] * 90 + [1] * 10)
+    assert learning_warnings(0.90, skewed, 2, [0.4, 0.3]) and not learning_warnings(0.99, skewed, 2, [0.4, 0.1])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.jobs import services
+from playground.jobs import leases, services
 from playground.jobs.models import Job
 from trainer.spec import validate_spec
 
@@ -31,7 +31,7 @@ def test_the_admin_lists_jobs_filtered_by_status_and_recipe(admin_client, alice)
 
 def test_the_admin_job_page_shows_its_events_inline(admin_client, alice):
     job = services.create_job(alice, validate_spec({"recipe": "mlp"}))
-    services.claim_job(job.pk, "w1")
+    leases.acquire(job.pk, "w1")
 
     page = admin_client.get(f"/admin/jobs/job/{job.pk}/change/")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.jobs import services
+from playground.jobs import leases, services
 from playground.jobs.models import Job, JobEvent
 from tests.conftest import client_for
 from trainer.spec import validate_spec
@@ -141,13 +141,13 @@ def test_cancelling_a_queued_job_cancels_it_at_once(api, alice):
 
     assert response.status_code == 202
     assert response.json()["status"] == "cancelled"
-    assert services.claim_job(job.pk, "w1") is False
+    assert leases.acquire(job.pk, "w1") is None
     assert [e.data["status"] for e in job.events.filter(type="status")] == ["queued", "cancelled"]
 
 
 def test_cancelling_a_running_job_sets_the_flag_and_keeps_it_running(api, alice):
     job = make_job(alice)
-    assert services.claim_job(job.pk, "w1")
+    assert leases.acquire(job.pk, "w1")
 
     response = api.post(f"/api/v1/jobs/{job.pk}/cancel/")
 
@@ -157,7 +157,7 @@ def test_cancelling_a_running_job_sets_the_flag_and_keeps_it_running(api, alice)
 
 def test_cancelling_a_finished_job_is_a_conflict(api, alice):
     job = make_job(alice)
-    services.claim_job(job.pk, "w1")
+    leases.acquire(job.pk, "w1")
     services.fail_job(job.pk, "loss became NaN at epoch 3")
 
     response = api.post(f"/api/v1/jobs/{job.pk}/cancel/")
@@ -168,7 +168,7 @@ def test_cancelling_a_finished_job_is_a_conflict(api, alice):
 
 def test_events_are_paged_after_a_sequence_number(api, alice):
     job = make_job(alice)
-    services.claim_job(job.pk, "w1")
+    leases.acquire(job.pk, "w1")
     services.fail_job(job.pk, "boom")
 
     everything = api.get(f"/api/v1/jobs/{job.pk}/events/").json()

@@ -10,7 +10,7 @@ from django.test import Client
 
 from playground.asgi import application
 from tests.conftest import token_for as issue_token
-from playground.jobs import events, services
+from playground.jobs import events, leases, services
 from trainer.spec import validate_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,7 +41,7 @@ async def receive_all(ws, timeout=0.5) -> list[dict]:
 
 async def test_it_sends_a_snapshot_then_the_stored_events(alice, server_loop):
     job = await new_job(alice)
-    await database_sync_to_async(services.claim_job)(job.pk, "w1")
+    await database_sync_to_async(leases.acquire)(job.pk, "w1")
     ws = communicator(f"/ws/jobs/{job.pk}/", await token_for(alice))
 
     connected, _ = await ws.connect()
@@ -56,7 +56,7 @@ async def test_it_sends_a_snapshot_then_the_stored_events(alice, server_loop):
 
 async def test_it_replays_only_events_after_the_given_seq(alice, server_loop):
     job = await new_job(alice)
-    await database_sync_to_async(services.claim_job)(job.pk, "w1")
+    await database_sync_to_async(leases.acquire)(job.pk, "w1")
     ws = communicator(f"/ws/jobs/{job.pk}/?after=1", await token_for(alice))
 
     await ws.connect()

@@ -40,7 +40,15 @@ def test_a_multi_worker_job_is_queued_as_one_member_message_per_worker(alice, se
     assert sent["run_job"] == []
 
 
+def workers_online(count: int, queue: str = "training") -> None:
+    from playground.ops import registry
+
+    for n in range(count):
+        registry.register(f"w{n}@host", [queue], [])
+
+
 def test_the_api_accepts_multi_worker_and_explains_a_bad_worker_count(alice, sent):
+    workers_online(2)
     api = client_for(alice)
 
     ok = api.post("/api/v1/jobs/", {"recipe": "mlp", "strategy": "multi_worker:2"}, format="json")
@@ -200,3 +208,40 @@ def test_a_forming_gang_whose_messages_were_lost_gets_one_message_per_missing_me
     assert resent == [job.pk]
     assert sent["run_gang_member"] == [((job.pk,), job.queue)] * 2, "the two members that never joined"
     assert sent["run_job"] == [], "a gang member is never resent as a single-worker run"
+
+
+def test_the_api_refuses_a_gang_larger_than_the_workers_online_naming_the_count(alice, sent):
+    workers_online(1)
+    api = client_for(alice)
+
+    response = api.post("/api/v1/jobs/", {"recipe": "mlp", "strategy": "multi_worker:64"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["strategy"] == [
+        "multi_worker:64 needs 64 workers on queue training; 1 online now. Start more workers, or ask for "
+        "fewer (or the default strategy)."]
+    assert not Job.objects.exists() and sent["run_gang_member"] == []
+
+
+def test_the_play_form_refuses_a_gang_larger_than_the_workers_online(alice, sent, client):
+    client.force_login(alice)
+
+    response = client.post("/play/mlp/", {"strategy": "multi_worker:2", "dataset": "digits"})
+
+    assert response.status_code == 400 and not Job.objects.exists()
+    assert "multi_worker:2 needs 2 workers on queue training; 0 online now" in response.content.decode()
+
+
+def test_a_forming_gang_gives_its_worker_to_an_ordinary_job_waiting_on_its_queue(alice, sent, monkeypatch):
+    monkeypatch.setattr(gang, "YIELD_AFTER_S", 0)
+    job = gang_job(alice)
+    mine = gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+    services.create_job(alice, validate_spec({"recipe": "mlp", "hyperparameters": {"epochs": 1}}))
+    sent["run_gang_member"].clear()
+
+    assert gang.wait_for_gang(job.pk, mine, 2, timeout_s=30) is None
+
+    assert not GangSlot.objects.filter(job=job).exists(), "w1 is free for the waiting job"
+    assert sent["run_gang_member"] == [((job.pk,), job.queue)], "the member's message waits at the back"
+    job.refresh_from_db()
+    assert job.status == "queued" and job.error == ""

@@ -155,10 +155,17 @@ def test_a_silent_running_job_is_requeued_with_a_reason_and_a_new_task_message(a
     assert leases.acquire(stale.pk, "w2").resumed, "the next claim resumes from the checkpoint"
 
 
-def test_a_job_out_of_attempts_fails_with_a_reason_instead_of_staying_running(alice, sent):
-    job = running(job_for(alice), "w1", silent_for_s=60, attempts=3)
-    job.progress = {**job.progress, "epoch": 2}
-    job.save(update_fields=["progress"])
+def stalled(job: Job, attempts_in_a_row: int, epoch: int = 2) -> Job:
+    """The job's last attempts each lost their worker in `epoch` without completing it."""
+    Job.objects.filter(pk=job.pk).update(
+        stalled_attempts=attempts_in_a_row, epochs_at_claim=epoch - 1,
+        metrics={"loss": [1.0] * (epoch - 1)}, progress={**job.progress, "epoch": epoch})
+    job.refresh_from_db()
+    return job
+
+
+def test_a_job_whose_attempts_keep_adding_no_epoch_fails_with_a_reason_instead_of_staying_running(alice, sent):
+    job = stalled(running(job_for(alice), "w1", silent_for_s=60, attempts=3), attempts_in_a_row=2)
     sent.clear()  # create_job's own message
 
     out = io.StringIO()
@@ -167,14 +174,87 @@ def test_a_job_out_of_attempts_fails_with_a_reason_instead_of_staying_running(al
     assert json.loads(out.getvalue()) == {"requeued": [], "failed": [job.pk]}
     job.refresh_from_db()
     assert job.status == "failed" and sent == []
-    assert job.error == ("Gave up after 3 attempts: worker w1 stopped responding in epoch 2 and no "
-                         "worker could finish the job.")
+    assert job.error.startswith("Gave up after 3 attempts in a row without a new epoch (3 in all): worker w1 "
+                                "stopped responding in epoch 2")
 
 
-def test_a_redelivered_task_for_a_stale_job_out_of_attempts_fails_it(alice):
-    job = running(job_for(alice), "w1", silent_for_s=60, attempts=3)
+def test_a_redelivered_task_for_a_stalled_job_out_of_attempts_fails_it(alice):
+    job = stalled(running(job_for(alice), "w1", silent_for_s=60, attempts=3), attempts_in_a_row=2)
 
     services.run_job(job.pk, worker="w2")
 
     job.refresh_from_db()
-    assert job.status == "failed" and "Gave up after 3 attempts" in job.error
+    assert job.status == "failed" and "Gave up after 3 attempts in a row" in job.error
+
+
+def test_a_job_that_advances_between_worker_losses_is_never_given_up(alice, sent):
+    job = job_for(alice, epochs=30)
+    for loss in range(1, 6):  # five workers die, each after finishing one more epoch
+        lease = leases.acquire(job.pk, f"w{loss}")
+        assert lease is not None, f"attempt {loss} refused"
+        job.refresh_from_db()
+        Job.objects.filter(pk=job.pk).update(metrics={"loss": [1.0] * (job.completed_epochs + 1)},
+                                             heartbeat_at=timezone.now() - timedelta(seconds=60))
+        assert leases.requeue_stale_jobs()["requeued"] == [job.pk]
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.stalled_attempts) == ("queued", 5, 0)
+
+
+def test_started_at_is_the_first_start_and_resumed_at_the_takeover(alice, sent):
+    job = job_for(alice)
+    leases.acquire(job.pk, "w1")
+    job.refresh_from_db()
+    first_start = job.started_at
+    assert first_start is not None and job.resumed_at is None
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=60))
+
+    leases.requeue_stale_jobs()
+    leases.acquire(job.pk, "w2")
+
+    job.refresh_from_db()
+    assert job.started_at == first_start
+    assert job.resumed_at > first_start and job.attempts == 2
+
+
+def test_a_job_restarted_without_a_checkpoint_does_not_report_its_epochs_twice(alice, monkeypatch):
+    job = job_for(alice, epochs=4)
+    report = JobReporter.on_event
+
+    def dies_after_epoch_2(self, type, data):
+        report(self, type, data)
+        if type == "epoch" and data["epoch"] == 2:
+            raise WorkerKilled
+
+    monkeypatch.setattr(JobReporter, "on_event", dies_after_epoch_2)
+    with pytest.raises(WorkerKilled):
+        services.run_job(job.pk, worker="w1")
+    monkeypatch.undo()
+    running(job, "w1", silent_for_s=60)
+    # The next worker has its own disk: the checkpoint stayed on w1's.
+    import shutil
+
+    shutil.rmtree(services.job_workdir(job.pk))
+
+    services.run_job(job.pk, worker="w2")
+
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert [e.data["epoch"] for e in job.events.filter(type="epoch")] == [1, 2, 3, 4]
+    assert len(job.metrics["loss"]) == 4
+    assert job.events.filter(type="log", data__message__startswith="Restarted from epoch 1 on w2").exists()
+
+
+def test_a_running_job_whose_worker_went_silent_says_who_and_what_happens_next(alice, settings):
+    from playground.ops.registry import waiting_for
+
+    settings.PLAYGROUND_HEARTBEAT_S, settings.PLAYGROUND_WATCHDOG_S = 5, 10
+    quiet = running(job_for(alice), "w1", silent_for_s=20)
+    gone = running(job_for(alice), "w2", silent_for_s=40)
+    fine = running(job_for(alice), "w3", silent_for_s=1)
+
+    assert waiting_for(fine) is None
+    assert waiting_for(quiet).startswith("Its worker w1 stopped answering 20 s ago; if it stays silent for 30 s "
+                                         "another worker takes the job over")
+    assert waiting_for(gone) == ("Its worker w2 stopped answering 40 s ago; another worker will take the job "
+                                 "over from its last checkpoint within 10 s.")

@@ -97,3 +97,28 @@ def test_a_reporter_error_never_reaches_training(alice):
     reporter.on_event("epoch", {"epoch": 1, "logs": {"loss": 1.0}})
 
     assert reporter.should_stop() is False
+
+
+def test_a_network_that_learned_nothing_succeeds_with_a_chance_level_warning(alice):
+    # sgd at learning rate 10: the loss reaches ~8e15 in epoch 1, then the network is dead.
+    job = job_for(alice, epochs=3, optimizer="sgd", learning_rate=10.0)
+
+    services.run_job(job.pk, worker="w1")
+
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert job.test_metrics["accuracy"] < 0.2
+    [warning] = job.warnings
+    assert warning["code"] == "chance_level"
+    assert "is at chance level" in warning["message"] and "the learning rate may be too high" in warning["message"]
+    assert job.events.filter(type="log", data__warning="chance_level").exists()
+
+
+def test_a_network_that_learned_gets_no_warning(alice):
+    job = job_for(alice, epochs=3)
+
+    services.run_job(job.pk, worker="w1")
+
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.test_metrics["accuracy"] > 0.3  # 16 units, 3 epochs: ~0.35
+    assert job.warnings == []

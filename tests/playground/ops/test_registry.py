@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from playground.jobs import services
+from playground.jobs import leases, services
 from playground.ops import registry
 from playground.ops.models import WorkerNode
 from trainer.spec import validate_spec
@@ -47,7 +47,7 @@ def test_a_worker_silent_for_longer_than_the_lease_timeout_is_offline(settings):
 def test_a_heartbeat_names_the_job_the_worker_holds_and_clears_it_when_done(alice):
     registry.register("celery@box", ["training"], CPU_ONLY)
     job = services.create_job(alice, validate_spec({"recipe": "mlp"}))
-    services.claim_job(job.pk, "celery@box")
+    leases.acquire(job.pk, "celery@box")
     WorkerNode.objects.update(last_seen=timezone.now() - timedelta(minutes=1))
 
     assert registry.beat("celery@box")
@@ -92,7 +92,7 @@ def test_the_admin_lists_workers_with_online_gpus_queues_and_current_job(client,
     admin.save()
     client.force_login(admin)
     job = services.create_job(alice, validate_spec({"recipe": "mlp"}))
-    services.claim_job(job.pk, "celery@gpu-box")
+    leases.acquire(job.pk, "celery@gpu-box")
     registry.register("celery@gpu-box", ["training", "gpu-1"], ONE_GPU)
     registry.beat("celery@gpu-box")
     registry.register("celery@old-box", ["training"], CPU_ONLY)

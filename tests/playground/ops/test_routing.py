@@ -1,11 +1,14 @@
 """Routing by GPU count: the spec field, the queue a job goes to, what the API and form say."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from celery import Celery
 from kombu import Connection
 
-from playground.jobs import services
+from playground.jobs import leases, services
 from playground.ops import registry
 from playground.ops.models import WorkerNode
 from trainer.spec import SpecError, validate_spec
@@ -172,7 +175,7 @@ def test_a_stale_gpu_job_is_requeued_on_its_gpu_queue(alice):
     from playground.jobs.models import Job
 
     job = services.create_job(alice, validate_spec({"recipe": "mlp", "gpus": 3}))
-    services.claim_job(job.pk, "celery@gone")
+    leases.acquire(job.pk, "celery@gone")
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     before = messages_in("gpu-3"), messages_in("training")
 
@@ -184,10 +187,12 @@ def test_a_stale_gpu_job_is_requeued_on_its_gpu_queue(alice):
 def test_a_multi_worker_job_says_how_many_of_its_workers_are_online(api, settings):
     settings.PLAYGROUND_GANG_TIMEOUT_S = 300
     registry.register("celery@one", ["training"], [])
+    registry.register("celery@two", ["training"], [])
     job_id = api.post("/api/v1/jobs/", {"recipe": "mlp", "strategy": "multi_worker:2"}, format="json").json()["id"]
+    WorkerNode.objects.filter(hostname="celery@two").update(last_seen=timezone.now() - timedelta(hours=1))
 
     waiting = api.get(f"/api/v1/jobs/{job_id}/").json()["waiting_for"]
-    registry.register("celery@two", ["training"], [])
+    registry.register("celery@two", ["training"], [])  # back online
     ready = api.get(f"/api/v1/jobs/{job_id}/").json()["waiting_for"]
 
     assert waiting == ("Waiting for 2 workers on queue training: 1 online. The job fails if they have not "

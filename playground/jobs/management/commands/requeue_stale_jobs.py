@@ -1,7 +1,8 @@
 """`manage.py requeue_stale_jobs`: requeue running jobs whose worker stopped heartbeating (they
-resume from their last checkpoint) or fail them after PLAYGROUND_MAX_ATTEMPTS attempts.
+resume from their last checkpoint) or fail them after PLAYGROUND_MAX_ATTEMPTS attempts
+in a row without a new epoch.
 
-Workers already do this at startup and every lease timeout; the command is for a deployment
+Workers already do this at startup and every PLAYGROUND_WATCHDOG_S; the command is for a deployment
 with no worker left alive, or cron."""
 from __future__ import annotations
 
