@@ -8,7 +8,7 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts \
  && mkdir vendor \
- && cp node_modules/@tensorflow/tfjs/dist/tf.min.js node_modules/@tensorflow/tfjs/dist/tf.min.js.map \
+ && cp node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js.map \
        node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map vendor/
 
 FROM ${BASE_IMAGE}

@@ -25,10 +25,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 # Front-end packages from npm (pinned in package-lock.json), served by the app, never a CDN.
 VENDOR := static/vendor
-$(VENDOR)/.stamp: package.json package-lock.json
+$(VENDOR)/.stamp: package.json package-lock.json Makefile
 	npm ci --no-audit --no-fund --ignore-scripts
-	mkdir -p $(VENDOR)
-	cp node_modules/@tensorflow/tfjs/dist/tf.min.js node_modules/@tensorflow/tfjs/dist/tf.min.js.map $(VENDOR)/
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js.map $(VENDOR)/
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map $(VENDOR)/
 	touch $@
 

@@ -29,7 +29,7 @@ import trainer  # noqa: E402,F401
 from trainer.recipes import RECIPES  # noqa: E402
 from trainer.recipes.seq2seq import build_models  # noqa: E402
 
-PAGE = """<!doctype html><meta charset="utf-8"><script src="/static/vendor/tf.min.js"></script>
+PAGE = """<!doctype html><meta charset="utf-8"><script src="/static/vendor/tf.es2017.min.js"></script>
 <script type="module">
 import { greedyDecode } from "/static/js/seq2seq_decode.js";
 window.measure = async (backend, folder, length, steps, runs) => {

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -61,6 +63,28 @@ if not SECRET_KEY:
     SECRET_KEY = "embedded-playground-not-secret"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
+# Content Security Policy (django-csp): scripts only from this site, none inline — pages pass
+# their data with json_script (application/json, which is not run), and a test scans every
+# template for inline scripts, handlers and style attributes. 'wasm-unsafe-eval' is for TF.js'
+# wasm backend; no 'unsafe-eval': the pages load TF.js' es2017 build, since tf.min.js 4.22 calls
+# Function() once at load (regenerator-runtime's strict-mode fallback) and failed. 'self' covers this
+# site's ws:/wss: in connect-src (CSP Level 3). The Swagger UI at /api/docs/ adds one inline
+# <style> (playground/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, "'wasm-unsafe-eval'"],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],  # as X-Frame-Options: DENY
+    },
+}
+
 # Served over HTTPS (TLS ends at a proxy in front of uvicorn that sets X-Forwarded-Proto): http is
 # redirected, HSTS is sent, cookies are secure-only. Off for the embedded playground on plain http.
 PLAYGROUND_HTTPS = env_bool("PLAYGROUND_HTTPS", False)
@@ -103,6 +127,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served by the app, not from a CDN
     "channels",
+    "axes",  # log-in lockouts, below
     "playground.jobs",
     "playground.ops",
     "playground.demos",
@@ -112,7 +137,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # 413 for oversized bodies before anything reads them; 503 when Redis is down (playground/errors.py).
+    # 503 when Redis is down (playground/errors.py).
     "playground.errors.FaultsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,6 +145,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "playground.urls"
@@ -165,9 +193,40 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Applied by the sign-up and password forms; `ensure_demo_user` sets its password directly, so the
+# embedded demo/demo login keeps working.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out log-ins before checking the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Log-in lockouts (django-axes, on the site's and the admin's log-in pages): after LIMIT failed
+# log-ins for one username, or from one client address, each within COOLOFF_S of the previous,
+# that username or address is refused for COOLOFF_S (a failure meanwhile starts it again); the
+# page says so with a 429 and Retry-After. 150 wrong passwords in 43 s were all answered before.
+# LIMIT 0 turns lockouts off. Attempts are rows in the database (admin: Axes), shared by all web
+# processes; `manage.py axes_reset` lifts every lockout.
+PLAYGROUND_LOGIN_FAILURE_LIMIT = env_int("PLAYGROUND_LOGIN_FAILURE_LIMIT", 10)
+PLAYGROUND_LOGIN_COOLOFF_S = env_int("PLAYGROUND_LOGIN_COOLOFF_S", 15 * 60)
+if PLAYGROUND_LOGIN_FAILURE_LIMIT < 0 or PLAYGROUND_LOGIN_COOLOFF_S < 1:
+    raise ImproperlyConfigured("PLAYGROUND_LOGIN_FAILURE_LIMIT must be 0 or more and PLAYGROUND_LOGIN_COOLOFF_S "
+                               "1 or more (a lockout without a cool-off would last until an admin lifts it).")
+AXES_ENABLED = PLAYGROUND_LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = PLAYGROUND_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=PLAYGROUND_LOGIN_COOLOFF_S)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_LOCKOUT_CALLABLE = "playground.accounts.lockout.lockout_response"
+# Not AXES_RESET_ON_SUCCESS: logging into one's own account between guesses would wipe the
+# address's failures on other accounts too.
+AXES_DISABLE_ACCESS_LOG = True  # a row per successful log-in is not something we read
+# The client is REMOTE_ADDR, which uvicorn takes from X-Forwarded-For only from trusted proxies;
+# reading the header here would let a client pick a fresh address per guess.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -177,9 +236,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Larger bodies are refused with 413 before a view reads them (playground/errors.py). The
-# largest legitimate one is a predict batch of 256 MNIST images as JSON floats: ~4.5 MB.
+# Larger bodies are refused with 413 as their bytes arrive, before Django reads them
+# (playground/body_limit.py). The largest legitimate one is a predict batch of 256 MNIST images
+# as JSON floats: ~4.5 MB. A route that takes more (an upload) gets its own limit in
+# PLAYGROUND_BODY_LIMITS, path prefix → bytes, the longest matching prefix winning; Django still
+# applies DATA_UPLOAD_MAX_MEMORY_SIZE to non-file form fields there.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+PLAYGROUND_BODY_LIMITS: dict[str, int] = {}
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
@@ -221,6 +284,40 @@ SPECTACULAR_SETTINGS = {
 PLAYGROUND_QUOTA_CONCURRENT_JOBS = env_int("PLAYGROUND_QUOTA_CONCURRENT_JOBS", 5)
 PLAYGROUND_QUOTA_SAMPLE_EPOCHS = env_int("PLAYGROUND_QUOTA_SAMPLE_EPOCHS", 10_000_000)
 PLAYGROUND_SUBMIT_RATE = env_str("PLAYGROUND_SUBMIT_RATE", "30/min")
+# How big one job's model may be (trainer/sizing.py estimates it from the spec; 0 = no limit,
+# staff exempt), checked at submission. Recipe defaults peak at 3.4 M parameters (seq2seq),
+# 285 MB of activations per batch (dcgan on mnist) and 321 MB of disk (seq2seq); the mlp of
+# [4096]*8 at batch 4096 that took 4.5 GB of worker memory and 6.1 GB of disk in one epoch has
+# 117.8 M parameters. 20 M parameters (80 MB of float32, 320 MB with Adam's slots and the
+# gradients) + 2 GB of activations keep a job near 3 GB of worker memory, TensorFlow's own
+# 0.7 GB included (RSS after one step of a tiny model on CPU: 717 MB).
+PLAYGROUND_MAX_PARAMS = env_int("PLAYGROUND_MAX_PARAMS", 20_000_000)
+PLAYGROUND_MAX_ACTIVATION_BYTES = env_int("PLAYGROUND_MAX_ACTIVATION_BYTES", 2_000_000_000)
+# Checkpoints at their peak (what the retention below keeps) plus .h5 and TF.js exports.
+PLAYGROUND_MAX_JOB_DISK_BYTES = env_int("PLAYGROUND_MAX_JOB_DISK_BYTES", 2_000_000_000)
+# Across all of a user's jobs: finished ones as measured, queued and running ones as estimated.
+PLAYGROUND_USER_DISK_QUOTA_BYTES = env_int("PLAYGROUND_USER_DISK_QUOTA_BYTES", 10_000_000_000)
+# Float32 TF.js weights a browser is asked to download; a bigger model is refused at submission
+# and, for jobs exempt from that, exported without TF.js.
+PLAYGROUND_MAX_TFJS_BYTES = env_int("PLAYGROUND_MAX_TFJS_BYTES", 100_000_000)
+# Weight bytes of the models the web process keeps loaded for predict/translate (LRU); a model
+# bigger than this is refused rather than loaded (trainer/inference.py).
+PLAYGROUND_PREDICT_CACHE_BYTES = env_int("PLAYGROUND_PREDICT_CACHE_BYTES", 256_000_000)
+# Wrong or revoked API tokens per client address (REMOTE_ADDR): after LIMIT of them within
+# WINDOW_S, token requests from that address answer 429 with Retry-After until the oldest one
+# is WINDOW_S old (playground/accounts/token_throttle.py; counted in the cache below). 0 = off.
+PLAYGROUND_TOKEN_FAILURE_LIMIT = env_int("PLAYGROUND_TOKEN_FAILURE_LIMIT", 20)
+PLAYGROUND_TOKEN_FAILURE_WINDOW_S = env_int("PLAYGROUND_TOKEN_FAILURE_WINDOW_S", 60)
+# WebSockets (playground/jobs/consumers.py): open sockets per user (per client address for share
+# links), counted in the cache across processes — 2,000 sockets on one token were accepted, 977 MB
+# RSS — and "resume" frames per connection per minute (each one replays events from the database).
+PLAYGROUND_WS_PER_USER = env_int("PLAYGROUND_WS_PER_USER", 50)
+PLAYGROUND_WS_RESUMES_PER_MINUTE = env_int("PLAYGROUND_WS_RESUMES_PER_MINUTE", 10)
+if min(PLAYGROUND_TOKEN_FAILURE_LIMIT, PLAYGROUND_WS_PER_USER, PLAYGROUND_WS_RESUMES_PER_MINUTE) < 0 \
+        or PLAYGROUND_TOKEN_FAILURE_WINDOW_S < 1:
+    raise ImproperlyConfigured("PLAYGROUND_TOKEN_FAILURE_LIMIT, PLAYGROUND_WS_PER_USER and "
+                               "PLAYGROUND_WS_RESUMES_PER_MINUTE must be 0 (no limit) or more, "
+                               "PLAYGROUND_TOKEN_FAILURE_WINDOW_S 1 or more.")
 
 # Shared by every web process when there is a Redis, so throttling counts across all of them.
 if REDIS_URL:
@@ -277,9 +374,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 PLAYGROUND_CANCEL_POLL_S = 0.25
 # Leases on running jobs (playground/jobs/leases.py): a worker refreshes its job's heartbeat
 # every HEARTBEAT_S while training; one silent for LEASE_TIMEOUT_S is presumed dead and its job
-# resumed elsewhere from the last checkpoint, at most MAX_ATTEMPTS claims in all.
+# requeued by the next watchdog check (every WATCHDOG_S, in every worker), to resume elsewhere
+# from the last checkpoint: 30-40 s after the worker died with these defaults (120 s and a
+# 120 s watchdog made it 137-148 s). A job is given up after MAX_ATTEMPTS attempts in a row
+# that lost their worker without adding an epoch.
 PLAYGROUND_HEARTBEAT_S = env_int("PLAYGROUND_HEARTBEAT_S", 5)
-PLAYGROUND_LEASE_TIMEOUT_S = env_int("PLAYGROUND_LEASE_TIMEOUT_S", 120)
+PLAYGROUND_LEASE_TIMEOUT_S = env_int("PLAYGROUND_LEASE_TIMEOUT_S", 30)
+PLAYGROUND_WATCHDOG_S = env_int("PLAYGROUND_WATCHDOG_S", max(1, PLAYGROUND_LEASE_TIMEOUT_S // 3))
+if PLAYGROUND_HEARTBEAT_S * 2 > PLAYGROUND_LEASE_TIMEOUT_S:
+    raise ImproperlyConfigured("PLAYGROUND_LEASE_TIMEOUT_S must be at least twice PLAYGROUND_HEARTBEAT_S, or a "
+                               "live worker that misses one beat looks dead.")
 PLAYGROUND_MAX_ATTEMPTS = env_int("PLAYGROUND_MAX_ATTEMPTS", 3)
 # multi_worker:<n> jobs (playground/jobs/gang.py): how long the first worker to join waits for
 # the other n-1 before failing the job, and the address other workers reach this one's

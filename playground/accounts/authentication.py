@@ -7,16 +7,18 @@ from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 
 from playground.accounts.models import ApiToken, digest
+from playground.accounts.token_throttle import WrongTokenThrottle
 
 # last_used is a hint for the tokens page, not an audit log: one write a minute per token at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def user_for_key(key: str):
-    """The active user a token key belongs to, or None (unknown, revoked or inactive user)."""
+def credentials_for_key(key: str) -> tuple:
+    """(user, ApiToken) for a named token, (user, None) for a legacy DRF key, (None, None) when
+    the key is unknown or revoked or its user inactive."""
     token = ApiToken.objects.select_related("user").filter(key_hash=digest(key)).first()
     if token is not None:
         now = timezone.now()
@@ -28,11 +30,31 @@ def user_for_key(key: str):
 
         legacy = Token.objects.select_related("user").filter(key=key).first()
         user = legacy.user if legacy is not None else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None, None
+    return user, token
+
+
+def user_for_key(key: str):
+    """The active user a token key belongs to, or None (unknown, revoked or inactive user)."""
+    return credentials_for_key(key)[0]
 
 
 class ApiTokenAuthentication(TokenAuthentication):
     model = ApiToken
+
+    def authenticate(self, request):
+        auth = get_authorization_header(request).split()
+        if not auth or auth[0].lower() != self.keyword.lower().encode():
+            return None  # no token offered: nothing to count
+        throttle = WrongTokenThrottle()
+        if not throttle.allow_request(request, None):
+            raise throttle.throttled()
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure()
+            raise
 
     def authenticate_credentials(self, key):
         user = user_for_key(key)

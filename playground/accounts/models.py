@@ -1,13 +1,18 @@
 """API tokens and share links. Both are bearer secrets: only a SHA-256 digest of an API token is
 stored (a database leak reveals no usable key; the key is shown once, at creation), while a share
-link's token is part of a URL the owner copies again later, so it is stored as is."""
+link's token is part of a URL the owner copies again later, so it is stored as is.
+
+WebSockets opened with either join its `socket_group`; deleting one (tokens page, share API,
+admin, or a cascade from its user or job) tells them to close once the deletion is committed."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 
 def digest(key: str) -> str:
@@ -36,6 +41,10 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
+    @property
+    def socket_group(self) -> str:
+        return f"auth.token.{self.pk}"
+
     @classmethod
     def issue(cls, user, name: str) -> tuple[ApiToken, str]:
         """Creates a token and returns it with its plain key, which is not stored anywhere."""
@@ -57,3 +66,18 @@ class ShareLink(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/s/{self.token}/"
+
+    @property
+    def socket_group(self) -> str:
+        return f"auth.share.{self.pk}"
+
+
+@receiver(post_delete, sender=ApiToken, dispatch_uid="close_sockets_of_revoked_api_token")
+@receiver(post_delete, sender=ShareLink, dispatch_uid="close_sockets_of_revoked_share_link")
+def close_sockets_of_revoked_credential(sender, instance, using, **kwargs) -> None:
+    # A signal, not a call in each view: the admin and cascades delete credentials too. Two open
+    # sockets kept streaming (72 messages each) after their token was revoked before this.
+    from playground.jobs.events import send_to_group
+
+    group = instance.socket_group  # now: Django clears instance.pk after the delete
+    transaction.on_commit(lambda: send_to_group(group, {"type": "auth.revoked"}), using=using)

@@ -57,5 +57,6 @@ def tokens(request):
 def revoke_token(request, pk: int):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     token.delete()
-    messages.info(request, f"Revoked “{token.name}”: requests with it now get 401.")
+    # Deleting it also closes the WebSockets open with it (playground/accounts/models.py).
+    messages.info(request, f"Revoked “{token.name}”: requests with it now get 401, and its open WebSockets are closed.")
     return redirect("api-tokens")

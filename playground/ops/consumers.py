@@ -38,18 +38,27 @@ class DashboardConsumer(ClientFramesConsumer):
         if not user.is_staff:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        refusal = await self.admit()
+        if refusal is not None:
+            await self.refuse(refusal)
+            return
         self.changed = asyncio.Event()
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
         await self._send_snapshot()
         self.pump = asyncio.create_task(self._pump())
 
     async def disconnect(self, code):
+        await self.leave_groups()
+
+    async def leave_groups(self) -> None:
         if hasattr(self, "pump"):
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.pump
+            del self.pump
         if hasattr(self, "changed"):
             await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+        await super().leave_groups()
 
     async def frame_refresh(self, content):
         if hasattr(self, "changed"):  # not before connect() accepted the client as staff

@@ -53,3 +53,26 @@ def test_a_wrong_password_shows_an_error_on_the_login_page(alice):
 
     assert response.status_code == 200
     assert "didn't match" in response.content.decode()
+
+
+@pytest.mark.parametrize(("username", "password", "reason"), [
+    ("carol", "password", "This password is too common."),
+    ("carol", "12345678", "This password is entirely numeric."),
+    ("carol-the-coder", "carol-the-coder", "The password is too similar to the username."),
+])
+def test_sign_up_refuses_weak_passwords_and_says_why(username, password, reason):
+    response = Client().post("/accounts/signup/", {"username": username, "password1": password, "password2": password})
+
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert not get_user_model().objects.filter(username=username).exists()
+
+
+def test_the_demo_user_keeps_its_short_password_because_the_command_sets_it_directly(capsys):
+    from django.core.management import call_command
+
+    call_command("ensure_demo_user", "--username", "demo", "--password", "demo")
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "demo", "password": "demo"})
+
+    assert response.status_code == 302 and client.session["_auth_user_id"]
