@@ -3,14 +3,21 @@ ApiTokens. Keys made by DRF's `drf_create_token` (the authtoken table) keep work
 scripts written against the documented contract do not break."""
 from __future__ import annotations
 
+import contextlib
+import logging
 from datetime import timedelta
 
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 
 from playground.accounts.models import ApiToken, digest
 from playground.accounts.token_throttle import WrongTokenThrottle
+
+log = logging.getLogger(__name__)
+# What a cache backend raises when its server is gone (Django's RedisCache: redis-py's errors).
+CACHE_ERRORS = (RedisError, OSError)
 
 # last_used is a hint for the tokens page, not an audit log: one write a minute per token at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -48,12 +55,20 @@ class ApiTokenAuthentication(TokenAuthentication):
         if not auth or auth[0].lower() != self.keyword.lower().encode():
             return None  # no token offered: nothing to count
         throttle = WrongTokenThrottle()
-        if not throttle.allow_request(request, None):
-            raise throttle.throttled()
+        try:
+            if not throttle.allow_request(request, None):
+                raise throttle.throttled()
+        except CACHE_ERRORS as exc:
+            # The count lives in the cache (Redis): with Redis down, every token request must not
+            # fail with it; reading jobs and their events only needs the database.
+            log.warning("wrong-token throttle skipped, the cache is unavailable: %s", exc)
+            throttle = None
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
-            throttle.record_failure()
+            if throttle is not None:
+                with contextlib.suppress(*CACHE_ERRORS):
+                    throttle.record_failure()
             raise
 
     def authenticate_credentials(self, key):

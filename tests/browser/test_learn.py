@@ -16,7 +16,7 @@ def visible_labels(page) -> list[str]:
 
 def test_the_activation_explorer_draws_each_function_and_derivative_and_toggles_them(site, page):
     page.goto(f"{site.base_url}/learn/activations/")
-    page.wait_for_function(f"{CHART} !== undefined")
+    page.wait_for_function(f"() => {CHART} !== undefined")
 
     labels = page.evaluate(f"{CHART}.data.datasets.map(d => d.label)")
     assert len(labels) == 2 * len(ACTIVATIONS)

@@ -70,7 +70,7 @@ def test_the_recipe_form_keeps_its_setup_in_the_url_and_trains_on_the_server(sit
     job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
 
     # Live: an epoch point is drawn while the job is still running.
-    page.wait_for_function("window.playground.epochPoints.length >= 1 && window.playground.state.status === 'running'",
+    page.wait_for_function("() => window.playground.epochPoints.length >= 1 && window.playground.state.status === 'running'",
                            timeout=120_000)
     page.wait_for_selector("#status.status-succeeded", timeout=120_000)
 
@@ -106,10 +106,10 @@ def test_reloading_mid_training_redraws_every_point_without_gaps(site, page):
     job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 400, "batch_size": 8, "hidden_layers": [64]}})
     with cancelled_afterwards(site, job["id"]):
         page.goto(f"{site.base_url}/jobs/{job['id']}/")
-        page.wait_for_function("window.playground.epochPoints.length >= 2", timeout=120_000)
+        page.wait_for_function("() => window.playground.epochPoints.length >= 2", timeout=120_000)
 
         page.reload()
-        page.wait_for_function("window.playground.epochPoints.length >= 4", timeout=120_000)
+        page.wait_for_function("() => window.playground.epochPoints.length >= 4", timeout=120_000)
 
         seen = epochs_seen(page)
         assert seen == list(range(1, len(seen) + 1))
@@ -122,7 +122,7 @@ def test_the_cancel_button_stops_a_running_job(site, page):
     job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 400, "batch_size": 8}})
     with cancelled_afterwards(site, job["id"]):
         page.goto(f"{site.base_url}/jobs/{job['id']}/")
-        page.wait_for_function("window.playground.epochPoints.length >= 1", timeout=120_000)
+        page.wait_for_function("() => window.playground.epochPoints.length >= 1", timeout=120_000)
 
         page.click("#cancel")
 
@@ -151,7 +151,7 @@ def test_a_finished_job_renders_from_its_stored_events_with_samples(site, page):
         page.wait_for_timeout(200)
 
     page.goto(f"{site.base_url}/jobs/{job['id']}/")
-    page.wait_for_function("window.playground.epochPoints.length === 3", timeout=30_000)
+    page.wait_for_function("() => window.playground.epochPoints.length === 3", timeout=30_000)
 
     assert page.locator("#sample-caption").inner_text().startswith("after epoch 3")
     assert len(page.locator("#sample").inner_text().split()) == 100

@@ -48,11 +48,11 @@ def test_the_job_page_shows_reconnecting_and_catches_up_without_gaps_or_repeats(
         outage = Outage(page)
         page.goto(f"{site.base_url}/jobs/{job['id']}/")
         connection = page.locator("#connection")
-        page.wait_for_function("window.playground.epochPoints.length >= 1", timeout=90_000)
+        page.wait_for_function("() => window.playground.epochPoints.length >= 1", timeout=90_000)
         assert connection.text_content() == "live"
 
         outage.down()
-        page.wait_for_function("document.getElementById('connection').textContent === 'reconnecting…'")
+        page.wait_for_function("() => document.getElementById('connection').textContent === 'reconnecting…'")
         missed_from = page.evaluate("window.playground.state.lastSeq")
         page.wait_for_timeout(2500)  # the job goes on; its events are stored, not seen
         assert connection.text_content() == "reconnecting…"
@@ -62,10 +62,10 @@ def test_the_job_page_shows_reconnecting_and_catches_up_without_gaps_or_repeats(
         assert stored, "events were published while the page was away"
 
         outage.up()
-        page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=30_000)
-        page.wait_for_function(f"window.playground.state.lastSeq > {stored[-1]['seq']}", timeout=30_000)
+        page.wait_for_function("() => document.getElementById('connection').textContent === 'live'", timeout=30_000)
+        page.wait_for_function(f"() => window.playground.state.lastSeq > {stored[-1]['seq']}", timeout=30_000)
 
-    page.wait_for_function("document.getElementById('status').textContent === 'cancelled'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'cancelled'", timeout=60_000)
     last_seq = api(site, "GET", f"/api/v1/jobs/{job['id']}/events/?after=0&limit=1").json()["last_seq"]
     assert event_seqs(page) == list(range(1, last_seq + 1)), "every event exactly once, in order"
     assert not page.console_errors
@@ -118,7 +118,7 @@ def test_a_live_event_lost_on_the_way_is_fetched_again_and_drawn_in_order(site, 
     log_in(page, site)
     job = submit(site, {"recipe": "mlp", "hyperparameters": {"epochs": 4, "hidden_layers": [16]}})
     page.goto(f"{site.base_url}/jobs/{job['id']}/")
-    page.wait_for_function("document.getElementById('status').textContent === 'succeeded'", timeout=120_000)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'succeeded'", timeout=120_000)
 
     assert dropped, "the route saw epoch 2 go by"
     assert resumes and resumes[0]["after"] == dropped[0] - 1

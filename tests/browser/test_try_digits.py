@@ -60,10 +60,10 @@ def test_drawing_a_digit_predicts_in_the_browser_and_the_server_agrees(site, pag
 
     page.select_option("#variant", "uint8")
     page.wait_for_selector("#pad[data-model=uint8]", timeout=30_000)
-    page.wait_for_function("Chart.getChart('chart').data.datasets[0].data.some(p => p > 0)")
+    page.wait_for_function("() => Chart.getChart('chart').data.datasets[0].data.some(p => p > 0)")
 
     page.click("#ask")
-    page.wait_for_function("document.getElementById('server-latency').textContent.includes('round trip')", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('server-latency').textContent.includes('round trip')", timeout=60_000)
     browser_class = page.locator("#browser-class").inner_text()
     server_class = page.locator("#server-class").inner_text()
     assert browser_class != "–" and server_class != "–"
@@ -74,7 +74,7 @@ def test_drawing_a_digit_predicts_in_the_browser_and_the_server_agrees(site, pag
     screenshot(page, "try_digits")
 
     page.click("#clear")
-    page.wait_for_function("document.getElementById('prediction').textContent === '–'")
+    page.wait_for_function("() => document.getElementById('prediction').textContent === '–'")
     assert page.console_errors == []
 
 

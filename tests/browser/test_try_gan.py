@@ -25,7 +25,7 @@ def test_the_job_page_plays_the_sample_grids_as_a_film(site, page, gan_job):
     log_in(page, site)
     page.goto(f"{site.base_url}/jobs/{gan_job['id']}/")
     page.wait_for_selector("#film-frame[src^='data:image/png']", timeout=30_000)
-    page.wait_for_function("document.getElementById('film-slider').max === '2'")
+    page.wait_for_function("() => document.getElementById('film-slider').max === '2'")
     last = page.get_attribute("#film-frame", "src")
 
     page.locator("#film-slider").fill("0")
@@ -47,16 +47,16 @@ def test_the_gan_page_draws_a_grid_and_the_slider_moves_between_two_picked_sampl
     box = page.locator("#grid").bounding_box()
     page.mouse.click(box["x"] + 40, box["y"] + 40)     # tile 1
     page.mouse.click(box["x"] + 280, box["y"] + 280)   # tile 16
-    page.wait_for_function("document.getElementById('between').dataset.t === '0.50'")
+    page.wait_for_function("() => document.getElementById('between').dataset.t === '0.50'")
     assert page.locator("#picked").inner_text() == "#1 → #16"
     assert page.locator("#mix").is_enabled()
     middle = page.evaluate(BETWEEN_PIXELS)
 
     page.locator("#mix").fill("0")
-    page.wait_for_function("document.getElementById('between').dataset.t === '0.00'")
+    page.wait_for_function("() => document.getElementById('between').dataset.t === '0.00'")
     start = page.evaluate(BETWEEN_PIXELS)
     page.locator("#mix").fill("100")
-    page.wait_for_function("document.getElementById('between').dataset.t === '1.00'")
+    page.wait_for_function("() => document.getElementById('between').dataset.t === '1.00'")
     end = page.evaluate(BETWEEN_PIXELS)
 
     assert len({start, middle, end}) == 3  # moving the slider changes the image
@@ -68,7 +68,7 @@ def test_the_gan_page_draws_a_grid_and_the_slider_moves_between_two_picked_sampl
 
     before = page.evaluate(GRID_INK + " + '/' + document.getElementById('grid').toDataURL()")
     page.click("#new-samples")
-    page.wait_for_function("document.getElementById('grid').dataset.draws === '2'")
+    page.wait_for_function("() => document.getElementById('grid').dataset.draws === '2'")
     assert page.evaluate(GRID_INK + " + '/' + document.getElementById('grid').toDataURL()") != before
     assert page.locator("#picked").inner_text() == "none" and page.locator("#mix").is_disabled()
 

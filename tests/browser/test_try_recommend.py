@@ -55,7 +55,7 @@ def test_rating_five_movies_recommends_in_the_browser_exactly_as_the_server_does
     assert not {m for m, _ in browser} & set(FIVE)
 
     page.click("#ask")
-    page.wait_for_function("document.getElementById('agreement').textContent !== ''", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('agreement').textContent !== ''", timeout=30_000)
     assert page.locator("#agreement").inner_text().startswith("Same movies in the same order")
     screenshot(page, "try_recommend")
     assert page.console_errors == []
@@ -67,7 +67,7 @@ def test_picking_a_user_and_a_movie_updates_their_tables(site, page, recommender
     page.wait_for_selector("body[data-recommender=ready]", timeout=30_000)
     first = page.locator("#user-recs tbody").inner_text()
     page.select_option("#user", "2")
-    page.wait_for_function(f"document.querySelector('#user-recs tbody').innerText !== {first!r}")
+    page.wait_for_function(f"() => document.querySelector('#user-recs tbody').innerText !== {first!r}")
     page.select_option("#like-movie", "50")
     rows = page.locator("#similar tbody tr")
     assert rows.count() == 10

@@ -75,7 +75,15 @@ def gang(stack, redis_url, database_url, tmp_path_factory):
 
 def training_processes(workers: list[subprocess.Popen]) -> list[psutil.Process]:
     return [child for worker in workers for child in psutil.Process(worker.pid).children(recursive=True)
-            if "trainer.multi_worker" in " ".join(child.cmdline())]
+            if "trainer.multi_worker" in " ".join(_cmdline(child))]
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    # A member that just exited is a zombie until its worker reaps it: it no longer trains.
+    try:
+        return process.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return []
 
 
 def test_two_workers_train_one_multi_worker_job_and_the_chief_reports_it(gang, database_url):

@@ -37,7 +37,7 @@ class Outage:
         self.port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.port}/0"
         self.env = stack_env(database_url, self.redis_url, tmp)
-        # Heartbeats every second and a watchdog pass every 5 s (it runs every lease timeout).
+        # Heartbeats every second, a 5 s lease and a watchdog pass every second (lease ÷ 3).
         self.env.update(PLAYGROUND_HEARTBEAT_S="1", PLAYGROUND_LEASE_TIMEOUT_S="5")
         self.redis = None
         self.restarts = 0

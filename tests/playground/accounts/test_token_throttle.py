@@ -81,3 +81,16 @@ def test_requests_without_a_token_are_not_throttled(alice):
         bearer("not-a-token").get(JOBS)
 
     assert APIClient(REMOTE_ADDR="10.0.1.1").get(JOBS).status_code == 401  # not 429: no token offered
+
+
+def test_with_the_cache_down_tokens_still_authenticate_and_wrong_ones_get_401(alice, monkeypatch):
+    # Redis (the cache) restarting must not take the API down with it: the count is skipped.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(WrongTokenThrottle, "cache", type("Down", (), {"get": down, "set": down})())
+
+    assert bearer(token_for(alice)).get(JOBS).status_code == 200
+    assert bearer("not-a-token").get(JOBS).status_code == 401

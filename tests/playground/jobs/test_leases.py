@@ -50,6 +50,22 @@ def running(job: Job, worker: str = "w1", silent_for_s: float = 0, attempts: int
     return job
 
 
+def killed_after_epoch_2(job: Job, monkeypatch) -> None:
+    """w1 trains the job and dies right after reporting epoch 2; it never beats again."""
+    report = JobReporter.on_event
+
+    def dies_after_epoch_2(self, type, data):
+        report(self, type, data)
+        if type == "epoch" and data["epoch"] == 2:
+            raise WorkerKilled
+
+    monkeypatch.setattr(JobReporter, "on_event", dies_after_epoch_2)
+    with pytest.raises(WorkerKilled):
+        services.run_job(job.pk, worker="w1")
+    monkeypatch.undo()
+    running(job, "w1", silent_for_s=60)
+
+
 def test_a_redelivered_task_leaves_a_job_whose_worker_still_heartbeats_alone(alice):
     job = running(job_for(alice), "w1", silent_for_s=5)
 
@@ -73,18 +89,7 @@ def test_two_workers_racing_for_a_stale_job_take_it_over_once(alice):
 
 def test_a_killed_workers_job_is_taken_over_and_resumes_with_every_epoch_reported_once(alice, monkeypatch):
     job = job_for(alice, epochs=4)
-    report = JobReporter.on_event
-
-    def dies_after_epoch_2(self, type, data):
-        report(self, type, data)
-        if type == "epoch" and data["epoch"] == 2:
-            raise WorkerKilled
-
-    monkeypatch.setattr(JobReporter, "on_event", dies_after_epoch_2)
-    with pytest.raises(WorkerKilled):
-        services.run_job(job.pk, worker="w1")
-    monkeypatch.undo()
-    running(job, "w1", silent_for_s=60)  # w1 never beats again
+    killed_after_epoch_2(job, monkeypatch)
 
     services.run_job(job.pk, worker="w2")
 
@@ -219,18 +224,7 @@ def test_started_at_is_the_first_start_and_resumed_at_the_takeover(alice, sent):
 
 def test_a_job_restarted_without_a_checkpoint_does_not_report_its_epochs_twice(alice, monkeypatch):
     job = job_for(alice, epochs=4)
-    report = JobReporter.on_event
-
-    def dies_after_epoch_2(self, type, data):
-        report(self, type, data)
-        if type == "epoch" and data["epoch"] == 2:
-            raise WorkerKilled
-
-    monkeypatch.setattr(JobReporter, "on_event", dies_after_epoch_2)
-    with pytest.raises(WorkerKilled):
-        services.run_job(job.pk, worker="w1")
-    monkeypatch.undo()
-    running(job, "w1", silent_for_s=60)
+    killed_after_epoch_2(job, monkeypatch)
     # The next worker has its own disk: the checkpoint stayed on w1's.
     import shutil
 
