@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from playground.accounts import quotas
+from playground.ops.registry import gang_error
 from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
 from playground.jobs import services
 from playground.jobs.models import Job
@@ -186,6 +187,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         job = self.get_object()
         spec = quotas.spec_of(job)  # None: retry_job answers why
         too_big = quotas.model_size_errors(request.user, spec) if spec is not None else []
+        if spec is not None and (too_few := gang_error(spec)):
+            too_big.append(too_few)
         if too_big:
             return Response({"detail": " ".join(too_big)}, status=status.HTTP_400_BAD_REQUEST)
         try:

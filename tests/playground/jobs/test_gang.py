@@ -245,3 +245,18 @@ def test_a_forming_gang_gives_its_worker_to_an_ordinary_job_waiting_on_its_queue
     assert sent["run_gang_member"] == [((job.pk,), job.queue)], "the member's message waits at the back"
     job.refresh_from_db()
     assert job.status == "queued" and job.error == ""
+
+
+def test_retrying_a_gang_larger_than_the_workers_online_is_refused_naming_the_count(alice, sent):
+    workers_online(2)
+    job = gang_job(alice)
+    gang.fail_queued_job(job.pk, "Only 1 of 2 workers joined within 300 s")
+    from playground.ops.models import WorkerNode
+
+    WorkerNode.objects.filter(hostname="w1@host").delete()  # one of the two went away
+
+    response = client_for(alice).post(f"/api/v1/jobs/{job.pk}/retry/")
+
+    assert response.status_code == 400
+    assert "multi_worker:2 needs 2 workers on queue training; 1 online now" in response.json()["detail"]
+    assert Job.objects.count() == 1
