@@ -82,12 +82,6 @@ def validate_submission(recipe: dict, data) -> tuple[Any, dict]:
             else:
                 errors.setdefault(field, []).extend(messages if isinstance(messages, list) else [str(messages)])
         spec = None
-    if spec is not None:
-        from playground.ops.registry import gang_error
-
-        too_few = gang_error(spec)
-        if too_few:
-            errors.setdefault("strategy", []).append(too_few)
     return (None if errors else spec), errors
 
 

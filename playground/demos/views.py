@@ -5,11 +5,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
-from playground.accounts import quotas
 from playground.accounts.models import ShareLink
 from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
@@ -46,18 +44,18 @@ def play(request, recipe: str):
         fork, fork_errors = form_parent_fields(request.user, data, spec)
         if fork_errors:
             errors["parent"], spec = fork_errors, None
-        if spec is not None and (too_much := quotas.sample_epochs_error(request.user, spec)):
-            errors["epochs"], spec = [too_much], None
-        if spec is not None and (too_big := quotas.model_size_errors(request.user, spec)):
-            quota_error, spec = " ".join(too_big), None
         if spec is not None:
             try:
-                with transaction.atomic():
-                    quotas.reserve_job_slots(request.user)
-                    quotas.reserve_disk(request.user, [spec])
-                    job = services.create_job(request.user, spec, **fork)
-            except quotas.QuotaExceeded as exc:
-                quota_error, status = str(exc), exc.status
+                job = services.submit_job(request.user, spec, **fork)
+            except services.SubmissionRefused as exc:
+                status = exc.status
+                epochs = exc.errors.get("hyperparameters", {})
+                if isinstance(epochs, dict) and "epochs" in epochs:
+                    errors["epochs"] = epochs["epochs"]
+                elif "strategy" in exc.errors:
+                    errors["strategy"] = exc.errors["strategy"]
+                else:
+                    quota_error = " ".join(exc.messages())
             else:
                 return redirect("job-detail", pk=job.pk)
         else:

@@ -4,7 +4,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from django.db import transaction
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -13,8 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from playground.accounts import quotas
-from playground.ops.registry import gang_error
 from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
 from playground.jobs import services
 from playground.jobs.models import Job
@@ -155,19 +152,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         serializer = JobCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         spec = serializer.validated_data["spec"]
-        too_much = quotas.sample_epochs_error(request.user, spec)
-        if too_much:
-            raise serializers.ValidationError({"hyperparameters": {"epochs": [too_much]}})
-        too_big = quotas.model_size_errors(request.user, spec)
-        if too_big:
-            raise serializers.ValidationError({"hyperparameters": too_big})
         try:
-            with transaction.atomic():
-                quotas.reserve_job_slots(request.user)
-                quotas.reserve_disk(request.user, [spec])
-                job = services.create_job(request.user, spec, **serializer.validated_data.get("job_fields", {}))
-        except quotas.QuotaExceeded as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+            job = services.submit_job(request.user, spec, **serializer.validated_data.get("job_fields", {}))
+        except services.SubmissionRefused as exc:
+            return refusal_response(exc)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: JobSerializer, 409: OpenApiTypes.OBJECT})
@@ -184,21 +172,11 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Run a failed or cancelled job again: answers the new job (same owner and spec); 409 otherwise."""
-        job = self.get_object()
-        spec = quotas.spec_of(job)  # None: retry_job answers why
-        too_big = quotas.model_size_errors(request.user, spec) if spec is not None else []
-        if spec is not None and (too_few := gang_error(spec)):
-            too_big.append(too_few)
-        if too_big:
-            return Response({"detail": " ".join(too_big)}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            with transaction.atomic():
-                if not request.user.is_staff:
-                    quotas.reserve_job_slots(request.user)
-                quotas.reserve_disk(request.user, [spec] if spec is not None else [])
-                retry = services.retry_job(job)
-        except quotas.QuotaExceeded as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+            retry = services.retry_job(self.get_object(), checked_by=request.user)
+        except services.SubmissionRefused as exc:
+            # No fields in the request to name: one message.
+            return Response({"detail": " ".join(exc.messages())}, status=exc.status)
         except services.JobConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(retry, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -310,3 +288,10 @@ def artifact_response(job: Job, path: str) -> FileResponse:
 
 def _content_type(path: Path) -> str:
     return "application/json" if path.suffix == ".json" else "application/octet-stream"
+
+
+def refusal_response(exc) -> Response:
+    """A SubmissionRefused as the API answers it: 400 by field, or the quota's detail and status."""
+    if exc.errors:
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"detail": exc.detail}, status=exc.status)

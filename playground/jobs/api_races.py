@@ -2,16 +2,15 @@
 seed, as a group of jobs; GET /api/v1/races/<id>/ returns the group and its jobs."""
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from playground.accounts import quotas
 from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
 from playground.jobs import services
+from playground.jobs.api import refusal_response
 from playground.jobs.models import JobGroup
 from playground.jobs.serializers import SPEC_FIELDS, JobSerializer
 from trainer.recipes import RECIPES
@@ -55,11 +54,6 @@ class RaceCreateSerializer(serializers.Serializer):
                 if "optimizer" in errors.get("hyperparameters", {}):
                     errors = {"optimizers": errors["hyperparameters"]["optimizer"]}
                 raise serializers.ValidationError(errors) from None
-        from playground.ops.registry import gang_error
-
-        too_few = gang_error(specs[0])  # the racers differ only in optimizer
-        if too_few:
-            raise serializers.ValidationError({"strategy": [too_few]})
         attrs["specs"] = specs
         return attrs
 
@@ -87,24 +81,11 @@ class RaceCreateView(APIView):
         """Start an optimizer race: one job per optimizer, same recipe, data and seed."""
         body = RaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        specs = body.validated_data["specs"]
-        too_much = quotas.sample_epochs_error(request.user, specs[0])  # the racers differ only in optimizer
-        if too_much:
-            raise serializers.ValidationError({"hyperparameters": {"epochs": [too_much]}})
-        # The optimizer changes the checkpoints' size (its slots), so each racer is sized.
-        too_big = list(dict.fromkeys(error for spec in specs
-                                     for error in quotas.model_size_errors(request.user, spec)))
-        if too_big:
-            raise serializers.ValidationError({"hyperparameters": too_big})
         try:
-            with transaction.atomic():
-                quotas.reserve_job_slots(request.user, len(specs))
-                quotas.reserve_disk(request.user, specs)
-                group = JobGroup.objects.create(owner=request.user, kind=JobGroup.KIND_RACE)
-                for spec in specs:
-                    services.create_job(request.user, spec, group=group)
-        except quotas.QuotaExceeded as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+            jobs = services.submit_jobs(request.user, body.validated_data["specs"], group_kind=JobGroup.KIND_RACE)
+        except services.SubmissionRefused as exc:
+            return refusal_response(exc)
+        group = jobs[0].group
         return Response(race_data(group, request), status=status.HTTP_201_CREATED)
 
 

@@ -48,12 +48,6 @@ class JobCreateSerializer(serializers.Serializer):
             attrs["spec"] = validate_spec({k: self.initial_data[k] for k in SPEC_FIELDS if k in self.initial_data})
         except SpecError as exc:
             errors.update(exc.errors)
-        if "spec" in attrs:
-            from playground.ops.registry import gang_error
-
-            too_few = gang_error(attrs["spec"])
-            if too_few:
-                errors["strategy"] = [too_few]
         if "parent" in self.initial_data and "spec" in attrs:
             from playground.jobs.forks import ForkError, parent_fields
 

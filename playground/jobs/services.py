@@ -76,6 +76,70 @@ def create_job(owner, spec: JobSpec, **fields) -> Job:
     return job
 
 
+class SubmissionRefused(Exception):
+    """A submission over a limit. `errors` are by field, as the API's 400 body
+    (`{"hyperparameters": {"epochs": [...]}}`, `{"hyperparameters": [...]}`, `{"strategy": [...]}`);
+    or `detail` with `status` for a quota (429: too many jobs at once; 400: the disk quota)."""
+
+    def __init__(self, errors: dict | None = None, detail: str = "", status: int = 400) -> None:
+        self.errors, self.detail, self.status = errors or {}, detail, status
+        super().__init__(detail or str(self.errors))
+
+    def messages(self) -> list[str]:
+        """Every message, flattened (for a page or a `detail`)."""
+        def walk(value):
+            if isinstance(value, dict):
+                return [m for v in value.values() for m in walk(v)]
+            return list(value) if isinstance(value, list) else [str(value)]
+
+        return walk(self.errors) or [self.detail]
+
+
+def submission_errors(user, specs: list[JobSpec]) -> dict:
+    """Why `user` may not submit `specs` (one job, or a race's racers), by field; {} when they may.
+    The first limit that fails answers: training asked for, model size, then workers for a gang."""
+    from playground.accounts import quotas
+    from playground.ops.registry import gang_error
+
+    # Racers differ only in optimizer: one training size, but each its own model size (its slots).
+    if too_much := quotas.sample_epochs_error(user, specs[0]):
+        return {"hyperparameters": {"epochs": [too_much]}}
+    if too_big := list(dict.fromkeys(e for spec in specs for e in quotas.model_size_errors(user, spec))):
+        return {"hyperparameters": too_big}
+    if too_few := gang_error(specs[0]):
+        return {"strategy": [too_few]}
+    return {}
+
+
+def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, checked_by=None,
+                **fields) -> list[Job]:
+    """The one way a user submits: checks the limits (for `checked_by`, by default the owner),
+    reserves the job slots and disk in the transaction that creates the jobs (and their
+    JobGroup, with `group_kind`), and queues them. Raises SubmissionRefused, keeping nothing,
+    or QueueUnavailable (create_job)."""
+    from playground.accounts import quotas
+    from playground.jobs.models import JobGroup
+
+    checked_by = checked_by or owner
+    errors = submission_errors(checked_by, specs)
+    if errors:
+        raise SubmissionRefused(errors)
+    try:
+        with transaction.atomic():
+            quotas.reserve_job_slots(checked_by, len(specs))
+            quotas.reserve_disk(checked_by, specs)
+            group = JobGroup.objects.create(owner=owner, kind=group_kind) if group_kind else None
+            extra = {"group": group} if group is not None else {}
+            return [create_job(owner, spec, **extra, **fields) for spec in specs]
+    except quotas.QuotaExceeded as exc:
+        raise SubmissionRefused(detail=str(exc), status=exc.status) from None
+
+
+def submit_job(owner, spec: JobSpec, **options) -> Job:
+    """`submit_jobs` for one job; `options` as there (and Job fields: parent, freeze, ...)."""
+    return submit_jobs(owner, [spec], **options)[0]
+
+
 class QueueUnavailable(Exception):
     """The broker refused the task message; the job was withdrawn, so nothing is half-created."""
 
@@ -180,8 +244,9 @@ def request_cancel(job: Job) -> Job:
 RETRYABLE = (Status.FAILED, Status.CANCELLED)
 
 
-def retry_job(job: Job) -> Job:
-    """Runs a failed or cancelled job again as a new job (same owner, spec and fork origin).
+def retry_job(job: Job, checked_by=None) -> Job:
+    """Runs a failed or cancelled job again as a new job (same owner, spec and fork origin),
+    within `checked_by`'s limits when given (SubmissionRefused; the admin's actions pass none).
 
     A clone rather than a reset: the old job keeps its events, error and checkpoints for the
     record, and the new one starts from a clean workdir; each names the other in a log event.
@@ -195,7 +260,9 @@ def retry_job(job: Job) -> Job:
         spec = validate_spec(job.spec_dict())
     except SpecError as exc:
         raise JobConflict(f"Job {job.pk} cannot be retried: its specification is no longer valid: {exc.errors}") from None
-    retry = create_job(job.owner, spec, parent=job.parent, parent_epoch=job.parent_epoch, freeze=job.freeze)
+    origin = {"parent": job.parent, "parent_epoch": job.parent_epoch, "freeze": job.freeze}
+    retry = (submit_job(job.owner, spec, checked_by=checked_by, **origin) if checked_by is not None
+             else create_job(job.owner, spec, **origin))
 
     def link() -> None:
         events.publish(job.pk, "log", {"message": f"Retried as job {retry.pk}.", "retry": retry.pk})
