@@ -1,7 +1,9 @@
 // The job page's analysis of a classifier's test set: a clickable confusion matrix with
 // per-class accuracy; clicking a cell lists that cell's stored samples (image, true and
-// predicted class, probabilities). Loads /api/v1/jobs/<id>/ as soon as the job has succeeded.
+// predicted class, probabilities). Loads the job's JSON as soon as the job has succeeded.
 const job = JSON.parse(document.getElementById("job-data").textContent);
+// A share link's page reads the job from the link's own URL (job-urls), not the owner's API.
+const jobUrl = JSON.parse(document.getElementById("job-urls")?.textContent || "null")?.job ?? `/api/v1/jobs/${job.id}/`;
 const $ = (id) => document.getElementById(id);
 
 function el(tag, props = {}, children = []) {
@@ -71,7 +73,7 @@ let loaded = false;
 async function load() {
   if (loaded) return;
   loaded = true;
-  const response = await fetch(`/api/v1/jobs/${job.id}/`, { headers: { Accept: "application/json" } });
+  const response = await fetch(jobUrl, { headers: { Accept: "application/json" } });
   if (!response.ok) { loaded = false; return; }
   const current = await response.json();
   if (current.analysis?.confusion_matrix && current.analysis.cells) render(current.analysis);

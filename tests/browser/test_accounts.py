@@ -60,9 +60,14 @@ def test_a_shared_job_page_works_for_an_anonymous_visitor(site, page, browser):
     assert "/s/" in url and page.locator("#unshare").is_visible()
 
     visitor = browser.new_context().new_page()
+    visitor_errors = []
+    visitor.on("console", lambda m: m.type == "error" and visitor_errors.append(m.text))
     visitor.goto(url)
     visitor.wait_for_selector("#status.status-succeeded", timeout=30_000)
     visitor.wait_for_selector("#exports tr", timeout=30_000)
+    # The analysis comes from the share link's URLs, not the owner's API (which answers 401).
+    visitor.wait_for_selector("#analysis-box:not([hidden]) #confusion td", timeout=30_000)
+    assert visitor_errors == []
     assert visitor.locator("#connection").text_content() == "live"
     assert visitor.locator("#cancel").count() == 0 and visitor.locator("#shared-note").is_visible()
     artifact = visitor.locator("#exports a").first.get_attribute("href")
