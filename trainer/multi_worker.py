@@ -76,6 +76,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="[rank %(process)d] %(levelname)s %(name)s: %(message)s")
     config = json.load(sys.stdin)
 
+    from trainer.checkpoint import Retention
     from trainer.devices import make_strategy
     from trainer.errors import TrainingFailed
     from trainer.reporter import NullReporter
@@ -87,9 +88,11 @@ def main() -> int:
         # First, before any other TensorFlow call: it sets up the collective ops.
         make_strategy("multi_worker", gang_size(spec.strategy))
         reporter = ChannelReporter(channel) if config["report"] else NullReporter()
-        result = train(spec, reporter, config["workdir"], data_dir=config.get("data_dir"),
-                       batch_interval=config.get("batch_interval", 0.25), resume=False,
-                       tensorboard=config["report"], max_tfjs_bytes=config.get("max_tfjs_bytes"))
+        options = dict(config.get("options", {}))
+        if options.get("retention") is not None:
+            options["retention"] = Retention(**options["retention"])
+        result = train(spec, reporter, config["workdir"], batch_interval=config.get("batch_interval", 0.25),
+                       resume=False, tensorboard=config["report"], **options)
     except TrainingFailed as exc:
         send(channel, {"failed": str(exc)})
         return 1

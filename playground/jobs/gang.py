@@ -25,6 +25,7 @@ worker dies. multi_worker jobs never resume after a worker loss: they fail with 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -247,8 +248,11 @@ def _train(job_id: int, slot: GangSlot, slots: list[GangSlot], workdir, reporter
     from trainer.multi_worker import cluster_config
 
     job = Job.objects.get(pk=job_id)
-    config = {"spec": job.spec_dict(), "workdir": str(workdir), "data_dir": str(settings.PLAYGROUND_DATA_DIR),
-              "report": reporter is not None, "max_tfjs_bytes": settings.PLAYGROUND_MAX_TFJS_BYTES or None}
+    # The same train() options as a single worker's (a fork's checkpoint, retention, ...), as JSON.
+    options = services.train_options(job)
+    options["retention"] = dataclasses.asdict(options["retention"])
+    options.update({k: str(options[k]) for k in ("data_dir", "initial_weights") if k in options})
+    config = {"spec": job.spec_dict(), "workdir": str(workdir), "report": reporter is not None, "options": options}
     env = {**os.environ, "TF_CONFIG": json.dumps(cluster_config([s.address for s in slots], slot.rank))}
     process = subprocess.Popen([sys.executable, "-m", "trainer.multi_worker"], cwd=settings.BASE_DIR, env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

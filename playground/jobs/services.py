@@ -307,6 +307,13 @@ def checkpoint_retention():
                      keep_last=settings.PLAYGROUND_CHECKPOINT_KEEP_LAST)
 
 
+def train_options(job: Job) -> dict:
+    """`train()` keyword arguments every worker passes for `job`, one worker or a gang's ranks
+    (trainer.multi_worker): data folder, checkpoint retention, TF.js size limit, fork origin."""
+    return {"data_dir": settings.PLAYGROUND_DATA_DIR, "retention": checkpoint_retention(),
+            "max_tfjs_bytes": settings.PLAYGROUND_MAX_TFJS_BYTES or None, **fork_options(job)}
+
+
 def fork_options(job: Job) -> dict:
     """`train()` keyword arguments of a fork: the parent's checkpoint and the freeze mode."""
     if job.parent_id is None:
@@ -348,9 +355,7 @@ def run_job(job_id: int, worker: str) -> None:
     try:
         spec = validate_spec(job.spec_dict())
         with leases.keep_alive(lease):
-            result = train(spec, reporter, workdir, data_dir=settings.PLAYGROUND_DATA_DIR,
-                           reported_epochs=reported_epochs, retention=checkpoint_retention(),
-                           max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None, **fork_options(job))
+            result = train(spec, reporter, workdir, reported_epochs=reported_epochs, **train_options(job))
         if reporter.lease_lost:
             raise LeaseLost
     except LeaseLost:

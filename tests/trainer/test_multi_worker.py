@@ -62,3 +62,26 @@ def test_a_member_without_a_cluster_fails_with_a_reason_on_its_channel(tmp_path)
     assert messages(member) == [{"failed": "multi_worker needs TF_CONFIG describing the cluster; run the "
                                            "job through the playground's workers, which set it."}]
     assert member.returncode == 1
+
+
+def test_a_forked_multi_worker_job_starts_from_its_parents_checkpoint_with_the_same_train_options(tmp_path):
+    # The gang used to drop a fork's checkpoint (and retention): the job trained from scratch.
+    from trainer.reporter import ListReporter
+    from trainer.run import train
+    from trainer.spec import validate_spec
+
+    parent = {**SPEC, "strategy": "default", "hyperparameters": {**SPEC["hyperparameters"], "epochs": 1}}
+    train(validate_spec(parent), ListReporter(), tmp_path / "parent", tensorboard=False)
+    options = {"initial_weights": str(tmp_path / "parent" / "checkpoints" / "best.weights.npz"),
+               "freeze": "all_but_last", "retention": {"keep_every": 1, "keep_last": 0}}
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    members = [start_member(cluster_config(addresses, rank), {
+        "spec": SPEC, "workdir": str(tmp_path / f"rank-{rank}"), "report": rank == 0, "options": options})
+        for rank in range(2)]
+    chief, _ = (messages(member) for member in members)
+
+    assert [member.returncode for member in members] == [0, 0]
+    logs = [m["data"]["message"] for m in chief if m.get("event") == "log"]
+    assert any(line.startswith("Started from checkpoint best.weights.npz; frozen layers: ") for line in logs), logs
+    assert sorted(p.name for p in (tmp_path / "rank-0" / "checkpoints").glob("epoch-*")) == [
+        "epoch-1.weights.npz", "epoch-2.weights.npz"]

@@ -260,3 +260,35 @@ def test_retrying_a_gang_larger_than_the_workers_online_is_refused_naming_the_co
     assert response.status_code == 400
     assert "multi_worker:2 needs 2 workers on queue training; 1 online now" in response.json()["detail"]
     assert Job.objects.count() == 1
+
+
+def test_a_ranks_training_process_gets_the_same_train_options_as_a_single_worker(alice, sent, monkeypatch, settings):
+    import json
+    import types
+
+    settings.PLAYGROUND_CHECKPOINT_KEEP_EVERY, settings.PLAYGROUND_CHECKPOINT_KEEP_LAST = 2, 1
+    job = gang_job(alice)
+    monkeypatch.setattr(services, "fork_options", lambda job: {"initial_weights": "/parent/best.weights.npz",
+                                                               "freeze": "all_but_last"})
+    written = []
+
+    class FakeMember:  # the rank's process: reads its config, answers a result at once
+        returncode = 0
+
+        def __init__(self, *args, **kwargs):
+            self.stdin = types.SimpleNamespace(write=written.append, close=lambda: None)
+            self.stdout = iter([json.dumps({"result": {"status": "succeeded"}}) + "\n"])
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(gang.subprocess, "Popen", FakeMember)
+    slot = gang.claim_rank(job.pk, 2, "w1@host", "127.0.0.1:4001")
+
+    outcome = gang._train(job.pk, slot, [slot], services.job_workdir(job.pk), reporter=object())
+
+    assert outcome.result == {"status": "succeeded"}
+    options = json.loads("".join(written))["options"]
+    assert options["initial_weights"] == "/parent/best.weights.npz" and options["freeze"] == "all_but_last"
+    assert options["retention"] == {"keep_every": 2, "keep_last": 1}
+    assert options["data_dir"] == str(settings.PLAYGROUND_DATA_DIR)
