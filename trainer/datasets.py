@@ -104,6 +104,16 @@ def _checksum_matches(path: Path, md5: str, raw_md5: str | None) -> tuple[bool, 
     return False, actual
 
 
+# Files this process has verified, by (size, mtime): a job checks its files before TensorFlow
+# starts (ensure_files) and its loader again; the md5 of CIFAR-10's 170 MB is not read twice.
+_verified: dict[Path, tuple[int, int]] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 def download(url: str, dest_path: str | os.PathLike, md5: str, *,
              raw_md5: str | None = None) -> Path:
     """Downloads `url` to `dest_path` unless a verified copy is already there.
@@ -125,7 +135,8 @@ def download(url: str, dest_path: str | os.PathLike, md5: str, *,
             the expected and the actual md5).
     """
     dest = Path(dest_path)
-    if dest.is_file() and _checksum_matches(dest, md5, raw_md5)[0]:
+    if dest.is_file() and (_verified.get(dest) == _stat_key(dest) or _checksum_matches(dest, md5, raw_md5)[0]):
+        _verified[dest] = _stat_key(dest)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -143,6 +154,7 @@ def download(url: str, dest_path: str | os.PathLike, md5: str, *,
                 f"Checksum mismatch for {url}: expected md5 {expected}, got {actual}."
             )
         os.replace(tmp, dest)
+        _verified[dest] = _stat_key(dest)
     except (urllib.error.URLError, OSError) as error:
         raise DatasetError(f"Could not download {url}: {error}") from error
     finally:

@@ -176,3 +176,25 @@ def test_fizzbuzz_trains_above_100_and_tests_on_1_to_100():
 def test_an_unknown_dataset_names_the_known_ones():
     with pytest.raises(DatasetError, match="digits, mnist, fashion_mnist, fizzbuzz"):
         load("cifar100")
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
+    import hashlib
+
+    from trainer import datasets
+
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"payload")
+    md5 = hashlib.md5(b"payload").hexdigest()
+    hashed = []
+    real = datasets._checksum_matches
+    monkeypatch.setattr(datasets, "_checksum_matches", lambda *a: hashed.append(a[0]) or real(*a))
+
+    datasets.download("http://127.0.0.1:9/never", path, md5)
+    datasets.download("http://127.0.0.1:9/never", path, md5)  # ensure_files, then the loader
+    assert hashed == [path]
+
+    path.write_bytes(b"changed")  # a different size: verified (and refused) again
+    with pytest.raises(datasets.DatasetError):
+        datasets.download("http://127.0.0.1:9/never", path, md5)
+    assert hashed[1:2] == [path]
