@@ -148,7 +148,7 @@ def disk_used(user) -> int:
 
 
 def spec_of(job: Job) -> JobSpec | None:
-    """The job's spec, or None when it is no longer valid (retry refuses such a job itself)."""
+    """The job's spec, or None when it is no longer valid (its disk is then not estimated)."""
     try:
         return validate_spec(job.spec_dict())
     except SpecError:

@@ -176,6 +176,11 @@ def _stop_heartbeat(hostname: str) -> None:
         thread.join(timeout=10)
 
 
+def workers_serving(queue: str) -> int:
+    """How many online workers consume `queue`."""
+    return sum(queue in node.queues for node in online().only("queues"))
+
+
 def gang_error(spec) -> str | None:
     """Why a multi_worker:<n> job cannot be accepted now, or None: fewer than n workers are
     online on its queue, so the gang could never form, and the member that joined first
@@ -184,7 +189,7 @@ def gang_error(spec) -> str | None:
     if members <= 1:
         return None
     queue = queue_for(spec.gpus)
-    serving = sum(queue in node.queues for node in online().only("queues"))
+    serving = workers_serving(queue)
     if serving >= members:
         return None
     return (f"{spec.strategy} needs {members} workers on queue {queue}; {serving} online now. Start more "
@@ -202,7 +207,7 @@ def waiting_for(job: Job) -> str | None:
     members = gang_size(job.strategy)
     if job.gpus <= 0 and members <= 1:
         return None
-    serving = sum(job.queue in node.queues for node in online().only("queues"))
+    serving = workers_serving(job.queue)
     if members > 1 and serving < members:
         return (f"Waiting for {members} workers on queue {job.queue}: {serving} online. The job fails if "
                 f"they have not all joined within {settings.PLAYGROUND_GANG_TIMEOUT_S:g} s of the first one.")

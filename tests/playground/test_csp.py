@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.support.ci import unavailable
+
 ROOT = Path(settings.BASE_DIR)
 ADMIN_TEMPLATES = Path(django.__file__).parent / "contrib" / "admin" / "templates"
 # The admin's one <style>, a column width, rendered only for a ModelAdmin without actions (none
@@ -86,7 +88,7 @@ def test_the_tf_js_build_the_pages_load_needs_no_eval():
     assert pages and all("vendor/tf.es2017.min.js" in path.read_text() for path in pages)
     vendored = ROOT / "static" / "vendor" / "tf.es2017.min.js"
     if not vendored.exists():
-        pytest.skip("static/vendor is built by `make vendor`")
+        unavailable("static/vendor is built by `make vendor`")
     text = vendored.read_text()
     assert "regeneratorRuntime" not in text and not re.search(r"(?<![\w.$])Function\(\s*[\"']", text)
 
