@@ -167,11 +167,6 @@ def test_the_form_trains_with_a_gpu_count_and_rejects_a_bad_one(client, alice):
 
 @pytest.mark.django_db
 def test_a_stale_gpu_job_is_requeued_on_its_gpu_queue(alice):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from playground.jobs import leases
     from playground.jobs.models import Job
 
     job = services.create_job(alice, validate_spec({"recipe": "mlp", "gpus": 3}))
