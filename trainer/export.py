@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from trainer.artifacts import Artifact
+
 logger = logging.getLogger(__name__)
 
 # HDF5 is "legacy" to Keras, but it is the format the TF.js converter reads (and it calls
@@ -143,11 +145,4 @@ def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 def _artifact(workdir: Path, kind: str, variant: str, path: Path, files: list[Path],
               metrics: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "variant": variant,
-        "path": path.relative_to(workdir).as_posix(),
-        "files": [file.relative_to(workdir).as_posix() for file in files],
-        "bytes": sum(file.stat().st_size for file in files),
-        **metrics,
-    }
+    return Artifact.written(workdir, kind, variant, path, files, **metrics).to_dict()

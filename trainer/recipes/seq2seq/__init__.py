@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.artifacts import Artifact
 from trainer.hyperparams import COMMON, Param
 from trainer.recipes import ModelCount, Recipe
 from trainer.text import BOS, EOS, PAD, SPECIALS, Vocabulary, detokenize, normalize
@@ -465,8 +466,7 @@ def export_translation(models: Seq2SeqModels, workdir, source_vocab: Vocabulary,
         }),
     }
     for variant, path in files.items():
-        artifacts.append({"kind": "json", "variant": variant, "path": path.name,
-                          "files": [path.name], "bytes": path.stat().st_size})
+        artifacts.append(Artifact.written(workdir, "json", variant, path.name).to_dict())
     return artifacts
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.artifacts import Artifact
 from trainer.hyperparams import COMMON, Param
 from trainer.recipes import ModelCount, Recipe
 
@@ -497,8 +498,7 @@ def export_generator(generator, workdir: str | Path, judge, quality_latents: np.
     }
     path = workdir / META_FILE
     path.write_text(json.dumps(meta))
-    artifacts.append({"kind": "json", "variant": "latent_space", "path": META_FILE,
-                      "files": [META_FILE], "bytes": path.stat().st_size})
+    artifacts.append(Artifact.written(workdir, "json", "latent_space", META_FILE).to_dict())
     return artifacts
 
 

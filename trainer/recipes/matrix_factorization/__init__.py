@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.artifacts import Artifact
 from trainer.hyperparams import COMMON, Param
 from trainer.recipes import ModelCount, Recipe
 
@@ -326,8 +327,7 @@ def export_recommender(params: dict[str, Any], hp: dict[str, Any], ratings, work
     for path, payload, variant in ((FACTORS_FILE, factors, "factors"), (MOVIES_FILE, ratings.movies, "movies")):
         target = workdir / path
         target.write_text(json.dumps(payload, separators=(",", ":")))
-        artifacts.append({"kind": "json", "variant": variant, "path": path, "files": [path],
-                          "bytes": target.stat().st_size})
+        artifacts.append(Artifact.written(workdir, "json", variant, path).to_dict())
     return artifacts
 
 
