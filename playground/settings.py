@@ -285,10 +285,10 @@ PLAYGROUND_QUOTA_CONCURRENT_JOBS = env_int("PLAYGROUND_QUOTA_CONCURRENT_JOBS", 5
 PLAYGROUND_QUOTA_SAMPLE_EPOCHS = env_int("PLAYGROUND_QUOTA_SAMPLE_EPOCHS", 10_000_000)
 PLAYGROUND_SUBMIT_RATE = env_str("PLAYGROUND_SUBMIT_RATE", "30/min")
 # How big one job's model may be (trainer/sizing.py estimates it from the spec; 0 = no limit,
-# staff exempt), checked at submission. Recipe defaults peak at 3.4 M parameters (seq2seq),
-# 285 MB of activations per batch (dcgan on mnist) and 321 MB of disk (seq2seq); the mlp of
-# [4096]*8 at batch 4096 that took 4.5 GB of worker memory and 6.1 GB of disk in one epoch has
-# 117.8 M parameters. 20 M parameters (80 MB of float32, 320 MB with Adam's slots and the
+# staff exempt), checked at submission. Recipe defaults peak at 3.4 M parameters (the
+# translator), 285 MB of activations per batch (the GAN on MNIST) and 321 MB of disk (the
+# translator); the perceptron of [4096]*8 at batch 4096 that took 4.5 GB of worker memory and
+# 6.1 GB of disk in one epoch has 117.8 M parameters. 20 M parameters (80 MB of float32, 320 MB with Adam's slots and the
 # gradients) + 2 GB of activations keep a job near 3 GB of worker memory, TensorFlow's own
 # 0.7 GB included (RSS after one step of a tiny model on CPU: 717 MB).
 PLAYGROUND_MAX_PARAMS = env_int("PLAYGROUND_MAX_PARAMS", 20_000_000)

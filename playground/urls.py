@@ -7,8 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from playground.accounts.urls import share_urlpatterns
-from playground.jobs import api_races, api_translate
-from playground.jobs.api_recommend import RecommendView
+from playground.jobs import api_races, serving
 from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
 
 router = DefaultRouter()
@@ -25,8 +24,7 @@ urlpatterns = [
     path("", include(share_urlpatterns)),
     path("api/v1/recipes/", RecipeListView.as_view(), name="recipe-list"),
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
-    path("api/v1/jobs/<int:pk>/translate/", api_translate.TranslateView.as_view(), name="job-translate"),
-    path("api/v1/jobs/<int:pk>/recommend/", RecommendView.as_view(), name="job-recommend"),
+    *serving.urlpatterns(),  # each recipe's own actions (Recipe.actions)
     path("api/v1/races/", api_races.RaceCreateView.as_view(), name="race-create"),
     path("api/v1/races/<int:pk>/", api_races.RaceDetailView.as_view(), name="race-detail"),
     path("api/v1/", include(router.urls)),

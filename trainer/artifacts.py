@@ -60,9 +60,11 @@ class Artifact:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Artifact:
-        """Reads one entry of a job's `artifacts` (or an `artifact` event's data)."""
-        return cls(kind=data["kind"], variant=data["variant"], path=data["path"],
-                   files=tuple(data.get("files") or [data["path"]]), bytes=int(data.get("bytes", 0)),
+        """Reads one entry of a job's `artifacts` (or an `artifact` event's data); rows
+        stored before a field existed read it as empty."""
+        path = data.get("path", "")
+        return cls(kind=data["kind"], variant=data.get("variant", ""), path=path,
+                   files=tuple(data.get("files") or [path]), bytes=int(data.get("bytes", 0)),
                    model=data.get("model"), url=data.get("url"),
                    metrics={k: v for k, v in data.items() if k not in _FIELDS})
 

@@ -127,9 +127,11 @@ datasets.register(datasets.DatasetInfo(
     mirrors=("https://www.cs.toronto.edu/~kriz/",),
     files=(datasets.RemoteFile(ARCHIVE, ARCHIVE_MD5),),
     homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+    shape=((32, 32, 3), 10), train_samples=50_000,
 ))
 datasets.register(datasets.DatasetInfo(
     "cifar10_cars_horses", "CIFAR-10 automobiles vs horses (32x32 colour)",
     tuple(CLASS_NAMES[k] for k in CARS_HORSES), _load_cars_horses,
     homepage="https://www.cs.toronto.edu/~kriz/cifar.html", derived_from="cifar10",
+    shape=((32, 32, 3), 2), train_samples=10_000,
 ))

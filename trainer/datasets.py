@@ -74,6 +74,23 @@ class DatasetInfo:
     derived_from: str = ""
     # Finds a usable copy other than `files` (MovieLens unpacked by hand): data_dir -> path or None.
     local_copy: Callable[[Any], Any] | None = None
+    # Facts the web process needs without loading the data (a test checks them against the
+    # loaders): (input_shape, num_classes) for sizing a job's model (multi30k_de_en: its largest
+    # vocabularies; movielens_100k: users and movies), and the training samples per epoch for
+    # the quota on epochs × samples: a number, or a function of the job's hyperparameters for a
+    # generated dataset (FizzBuzz's size follows num_digits).
+    shape: tuple[tuple[int, ...], int] | Callable[[dict[str, Any]], tuple] | None = None
+    train_samples: int | Callable[[dict[str, Any]], int] | None = None
+
+    def shape_for(self, hyperparameters: dict[str, Any]) -> tuple[tuple[int, ...], int] | None:
+        """`(input_shape, num_classes)` of a job with these hyperparameters; None: unknown."""
+        return self.shape(hyperparameters) if callable(self.shape) else self.shape
+
+    def samples_per_epoch(self, hyperparameters: dict[str, Any]) -> int | None:
+        """Training samples per epoch of a job with these hyperparameters; None: unknown."""
+        if callable(self.train_samples):
+            return self.train_samples(hyperparameters)
+        return self.train_samples
 
 
 def default_data_dir() -> Path:
@@ -321,6 +338,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
         "digits", "scikit-learn digits (8x8)", _DIGITS, _load_digits,
         homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset",
+        shape=((8, 8, 1), 10), train_samples=1437,
     ),
     "mnist": DatasetInfo(
         "mnist", "MNIST", _DIGITS, _load_idx_dataset,
@@ -336,6 +354,7 @@ DATASETS: dict[str, DatasetInfo] = {
                        "27ae3e4e09519cfbb04c329615203637"),
         ),
         homepage="https://ossci-datasets.s3.amazonaws.com/mnist/",
+        shape=((28, 28, 1), 10), train_samples=60_000,
     ),
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", "Fashion-MNIST",
@@ -354,10 +373,13 @@ DATASETS: dict[str, DatasetInfo] = {
                        "15d484375f8d13e6eb1aabb0c3f46965"),
         ),
         homepage="https://github.com/zalandoresearch/fashion-mnist",
+        shape=((28, 28, 1), 10), train_samples=60_000,
     ),
     "fizzbuzz": DatasetInfo(
         "fizzbuzz", "FizzBuzz (generated)", ("number", "fizz", "buzz", "fizzbuzz"),
         _load_fizzbuzz,
+        # Trains on the numbers 101 .. 2^num_digits - 1, as binary digits; 4 classes.
+        shape=lambda hp: ((hp["num_digits"],), 4), train_samples=lambda hp: 2 ** hp["num_digits"] - 101,
     ),
 }
 

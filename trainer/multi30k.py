@@ -70,4 +70,6 @@ MULTI30K = register(DatasetInfo(
     mirrors=("https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/",),
     files=FILES,
     homepage="https://github.com/multi30k/dataset/tree/master/data/task1/raw",
+    # The distinct tokens (specials included) of its 29,000 training pairs, German and English.
+    shape=((17_916, 9_788), 0), train_samples=29_000,
 ))

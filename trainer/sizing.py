@@ -28,25 +28,8 @@ OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "adagrad": 1, "rmsprop": 1, "adam": 
 # Bytes per weight of the TF.js variants trainer.export writes: float32, float16, uint8.
 TFJS_BYTES_PER_WEIGHT = 4 + 2 + 1
 
-# (input_shape, num_classes) of every registered dataset, so that sizing loads no data; a test
-# checks them against the loaders. multi30k_de_en: the distinct tokens (specials included) of
-# its 29,000 training pairs, German and English, the largest vocabularies it can give;
-# movielens_100k: users and movies.
-DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
-    "digits": ((8, 8, 1), 10),
-    "digits_0_4": ((8, 8, 1), 10),
-    "digits_5_9": ((8, 8, 1), 10),
-    "mnist": ((28, 28, 1), 10),
-    "fashion_mnist": ((28, 28, 1), 10),
-    "cifar10": ((32, 32, 3), 10),
-    "cifar10_cars_horses": ((32, 32, 3), 2),
-    "multi30k_de_en": ((17_916, 9_788), 0),
-    "movielens_100k": ((943, 1_682), 0),
-}
-
-
 class UnsizedDataset(KeyError):
-    """A dataset DATASET_SHAPES does not list, so its jobs cannot be sized."""
+    """A dataset without a registered `shape`, so its jobs cannot be sized."""
 
 
 @dataclass(frozen=True)
@@ -87,14 +70,15 @@ def dataset_shape(spec: JobSpec) -> tuple[tuple[int, ...], int]:
     """Returns `(input_shape, num_classes)` of the spec's dataset, without loading it.
 
     Raises:
-        UnsizedDataset: a dataset that DATASET_SHAPES does not list.
+        UnsizedDataset: a dataset registered without a `shape`.
     """
-    if spec.dataset == "fizzbuzz":
-        # The binary digits of a number; 4 classes: number, fizz, buzz, fizzbuzz.
-        return (spec.hyperparameters["num_digits"],), 4
-    if spec.dataset not in DATASET_SHAPES:
+    from trainer.datasets import DATASETS
+
+    info = DATASETS.get(spec.dataset)
+    shape = info.shape_for(spec.hyperparameters) if info else None
+    if shape is None:
         raise UnsizedDataset(spec.dataset)
-    return DATASET_SHAPES[spec.dataset]
+    return shape
 
 
 def count(spec: JobSpec) -> ModelCount:

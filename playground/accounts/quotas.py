@@ -17,21 +17,6 @@ from trainer import sizing
 from trainer.sizing import format_bytes, format_over
 from trainer.spec import JobSpec, SpecError, validate_spec
 
-# Training samples per epoch for each registered dataset (trainer.datasets.DATASETS); a test
-# checks that every registered dataset is listed here.
-TRAIN_SAMPLES = {
-    "digits": 1437,
-    "digits_0_4": 721,
-    "digits_5_9": 716,
-    "mnist": 60_000,
-    "fashion_mnist": 60_000,
-    "cifar10": 50_000,
-    "cifar10_cars_horses": 10_000,
-    "multi30k_de_en": 29_000,
-    "movielens_100k": 80_000,
-}
-
-
 class QuotaExceeded(Exception):
     """Too many jobs queued or running; the message says how many and what to do."""
 
@@ -47,10 +32,11 @@ class DiskQuotaExceeded(QuotaExceeded):
 
 
 def train_samples(spec: JobSpec) -> int | None:
-    if spec.dataset == "fizzbuzz":
-        # Trains on the numbers 101 .. 2^num_digits - 1.
-        return 2 ** spec.hyperparameters["num_digits"] - 101
-    return TRAIN_SAMPLES.get(spec.dataset)
+    """Training samples per epoch of the spec's dataset (registered on it); None: unknown."""
+    from trainer.datasets import DATASETS
+
+    info = DATASETS.get(spec.dataset)
+    return info.samples_per_epoch(spec.hyperparameters) if info else None
 
 
 def sample_epochs_error(user, spec: JobSpec) -> str | None:

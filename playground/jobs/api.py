@@ -202,14 +202,14 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         """Class probabilities from the job's Keras model for one sample or a batch; 409 unless it succeeded,
         413 for a model too big for the server to load."""
         job = self.get_object()
-        model = next((a for a in job.artifacts if a.get("kind") == "keras"), None)
+        model = job.artifact("keras")
         if job.status != job.Status.SUCCEEDED or model is None:
             reason = f"is {job.status}" if job.status != job.Status.SUCCEEDED else "has no Keras model"
             return Response(
                 {"detail": f"Job {job.pk} {reason}; predictions need a succeeded job with a Keras model."},
                 status=status.HTTP_409_CONFLICT,
             )
-        path = services.job_workdir(job.pk) / model["path"]
+        path = services.job_workdir(job.pk) / model.path
         try:
             sample_shape = inference.input_shape(path)  # the first predict loads TensorFlow and the model
         except inference.ModelTooLarge as exc:

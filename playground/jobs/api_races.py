@@ -22,7 +22,7 @@ RACE_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
 class RaceCreateSerializer(serializers.Serializer):
     """A job spec (as POST /api/v1/jobs/) plus the optimizers that race."""
 
-    recipe = serializers.CharField(help_text="A recipe with an optimizer hyperparameter (mlp, lenet, ...).")
+    recipe = serializers.CharField(help_text="A recipe with an optimizer hyperparameter (GET /api/v1/recipes/ lists them).")
     dataset = serializers.CharField(required=False)
     hyperparameters = serializers.DictField(required=False, help_text="Shared by every job; optimizer is set per job.")
     precision = serializers.CharField(required=False)

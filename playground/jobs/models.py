@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from trainer import artifacts as artifact_records
+from trainer.artifacts import Artifact
+
 
 class JobGroup(models.Model):
     """Jobs submitted together, e.g. an optimizer race: one recipe, one seed, one optimizer each."""
@@ -99,6 +102,11 @@ class Job(models.Model):
     def completed_epochs(self) -> int:
         """Epochs reported so far (each epoch event appends to every metric's list)."""
         return max((len(values) for values in self.metrics.values()), default=0)
+
+    def artifact(self, kind: str, variant: str | None = None, *, model: str | None = None) -> Artifact | None:
+        """The first exported artifact of `kind` (and `variant`, `model` when given), or None."""
+        found = artifact_records.find(self.artifacts, kind, variant, model=model)
+        return found[0] if found else None
 
     def spec_dict(self) -> dict:
         return {

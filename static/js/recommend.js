@@ -2,7 +2,7 @@
 // similarity of item vectors, and a new user folded in from your ratings, all with TF.js on the
 // job's exported factors (recommender/factors.json, recommender/movies.json).
 //
-// Fold-in (the same formula as trainer/recipes/matrix_factorization.py and the server):
+// Fold-in (the same formula as the recommender recipe's fold_in, which the server uses):
 //   (v, b_u) = argmin Σ_m (r_m − b_0 − b_m − b_u − ⟨v, w_m⟩)² + λ‖v‖² + λ_b b_u²
 // i.e. (XᵀX + diag(λ,…,λ,λ_b)) [v; b_u] = Xᵀy with rows X_m = [w_m, 1], y_m = r_m − b_0 − b_m.
 // TF.js builds XᵀX and Xᵀy (tf.gather + tf.matMul); TF.js has no linear solver, so the small

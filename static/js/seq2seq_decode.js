@@ -1,5 +1,5 @@
-// Greedy decoding with a seq2seq job's TF.js encoder and one-step decoder: the loop of
-// trainer/recipes/seq2seq.py's greedy_decode, one decoder call per token (the page and
+// Greedy decoding with a translation job's TF.js encoder and one-step decoder: the loop of
+// the translation recipe's greedy_decode, one decoder call per token (the page and
 // benchmarks/browser_decode.py both use it).
 import { BOS, EOS } from "./text_normalize.js";
 

@@ -1,6 +1,6 @@
 // Translate German to English in the browser: the job's TF.js encoder reads the sentence once,
 // then the one-step decoder is called per token (greedy), exactly like the server's greedy_decode
-// in trainer/recipes/seq2seq.py. The server's beam search translates the same text beside it.
+// in the translation recipe's package. The server's beam search translates the same text beside it.
 import { greedyDecode } from "./seq2seq_decode.js";
 import { PAD, decode, encode, tokenize } from "./text_normalize.js";
 
@@ -49,7 +49,7 @@ async function loadVariant(variant) {
   form.dataset.model = variant;
 }
 
-// Front-padded ids, as trainer/recipes/seq2seq.py's encode_sources builds them.
+// Front-padded ids, as the translation recipe's encode_sources builds them.
 export function sourceRow(text, maxLength) {
   const ids = encode(text, sourceIds).slice(0, maxLength);
   return [...new Array(maxLength - ids.length).fill(PAD), ...ids];

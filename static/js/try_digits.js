@@ -51,7 +51,7 @@ async function loadVariant(variant) {
   const [, height, width, channels] = loaded.inputs[0].shape;
   if (loaded.inputs[0].shape.length !== 4 || channels !== 1) {
     showError(`This model takes inputs of shape [${loaded.inputs[0].shape.slice(1)}], not one-channel images; `
-              + "this page needs an mlp or lenet job on digits, mnist or fashion_mnist.");
+              + `this page needs an image classifier trained on ${config.datasets.join(", ")}.`);
     return;
   }
   if (model) model.dispose();

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from trainer.hyperparams import Param
+from trainer.serving import Action, Page
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +61,10 @@ class Recipe:
         run: optional runner `run(context: trainer.run.RunContext) -> dict` for recipes that
             are not plain classifiers (custom data, losses, metrics or exports); None uses
             `trainer.run.run_classification`.
-        try_page: the in-browser page for a succeeded job, e.g. "digits" → /try/digits/<id>/.
+        pages: the in-browser pages for a succeeded job (`trainer.serving.Page`), e.g. the
+            digits page → /try/digits/<id>/; the first is the job page's "Try it" link.
+        actions: extra API actions on a succeeded job (`trainer.serving.Action`), e.g.
+            translate → POST /api/v1/jobs/<id>/translate/.
         count: `count(hp, input_shape, num_classes)` returns the `ModelCount` of the model
             `build` (or the recipe's runner) would make, without TensorFlow: submissions are
             sized in the web process, which must not allocate the weights it is to refuse.
@@ -77,8 +81,14 @@ class Recipe:
     dataset_options: tuple[str, ...] = ()
     sample: Callable[[keras.Model, np.ndarray, np.ndarray], dict[str, Any]] | None = None
     run: Callable[[Any], dict[str, Any]] | None = None
-    try_page: str | None = None
+    pages: tuple[Page, ...] = ()
+    actions: tuple[Action, ...] = ()
     count: Callable[[dict[str, Any], tuple[int, ...], int], ModelCount] | None = None
+
+    @property
+    def try_page(self) -> str | None:
+        """The name of the recipe's first page (the catalog's `try_page`), or None."""
+        return self.pages[0].name if self.pages else None
 
     def defaults(self) -> dict[str, Any]:
         """Returns every hyperparameter's default value."""
@@ -121,6 +131,24 @@ def get_recipe(name: str) -> Recipe:
         return RECIPES[name]
     except KeyError:
         raise KeyError(f"Unknown recipe {name!r}. Choose one of: {', '.join(RECIPES)}.") from None
+
+
+def pages() -> dict[str, tuple[Page, list[str]]]:
+    """Every recipe page by name, with the recipes that declare it (in catalog order)."""
+    found: dict[str, tuple[Page, list[str]]] = {}
+    for recipe in RECIPES.values():
+        for page in recipe.pages:
+            found.setdefault(page.name, (page, []))[1].append(recipe.name)
+    return found
+
+
+def actions() -> dict[str, tuple[Action, list[str]]]:
+    """Every extra API action by name, with the recipes that declare it."""
+    found: dict[str, tuple[Action, list[str]]] = {}
+    for recipe in RECIPES.values():
+        for action in recipe.actions:
+            found.setdefault(action.name, (action, []))[1].append(recipe.name)
+    return found
 
 
 def recipe_catalog() -> list[dict[str, Any]]:

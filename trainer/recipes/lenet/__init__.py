@@ -6,6 +6,7 @@ from typing import Any
 
 from trainer.hyperparams import COMMON, Param
 from trainer.recipes import ModelCount, Recipe
+from trainer.serving import DIGITS_PAGE
 
 
 def build_lenet(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int):
@@ -63,5 +64,5 @@ RECIPE = Recipe(
     },
     build=build_lenet,
     count=count_lenet,
-    try_page="digits",
+    pages=(DIGITS_PAGE,),
 )

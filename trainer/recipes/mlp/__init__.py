@@ -7,6 +7,7 @@ from typing import Any
 
 from trainer.hyperparams import COMMON, Param
 from trainer.recipes import ModelCount, Recipe
+from trainer.serving import DIGITS_PAGE
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softsign", "elu", "selu", "linear")
 
@@ -65,5 +66,5 @@ RECIPE = Recipe(
     },
     build=build_mlp,
     count=count_mlp,
-    try_page="digits",
+    pages=(DIGITS_PAGE,),
 )
