@@ -33,7 +33,7 @@ def action_view(name: str):
     either = " or ".join(recipes)
 
     class ActionView(APIView):
-        @extend_schema(request=request_serializer, operation_id=f"jobs_{name}_create", summary=action.summary,
+        @extend_schema(request=request_serializer, operation_id=f"jobs_{name}_create", description=action.summary,
                        responses={200: action.resolve("response"), 400: OpenApiTypes.OBJECT,
                                   409: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT})
         def post(self, request, pk: int):
