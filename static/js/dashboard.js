@@ -1,9 +1,15 @@
-// The staff dashboard. One WebSocket (/ws/dashboard/) sends whole snapshots: on connect, after
-// job events (at most twice a second) and every 2 s. Each snapshot updates the tables in place,
-// rows keyed by job id or hostname, so a button under the pointer is never replaced mid-click.
-// Actions go to the REST API (session + CSRF), then ask the socket for a fresh snapshot.
+// The staff dashboard. One socket (/ws/dashboard/, through live.js) sends whole snapshots: on
+// connect, after job events (at most twice a second) and every 2 s. Each snapshot updates the
+// tables in place, rows keyed by job id or hostname, so a button under the pointer is never
+// replaced mid-click. Actions go to the REST API (session + CSRF), then ask the socket for a
+// fresh snapshot.
+import { live, showConnection } from "./live.js";
+
 const $ = (id) => document.getElementById(id);
-const state = { snapshots: 0, snapshot: null, retryMs: 500, socket: null };
+const state = {
+  snapshots: 0, snapshot: null, live: null,
+  get socket() { return this.live?.socket; }, // the WebSocket open now
+};
 window.dashboard = { state }; // read by the browser tests, handy in the console too
 
 function time(iso) {
@@ -165,13 +171,8 @@ function banner(kind, ...content) {
   box.replaceChildren(...content);
 }
 
-function setConnection(text, kind = text) {
-  $("connection").textContent = text;
-  $("connection").className = `badge ${kind}`;
-}
-
 function refresh() {
-  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ type: "refresh" }));
+  state.live?.send({ type: "refresh" });
 }
 
 async function act(jobId, action, button) {
@@ -204,25 +205,5 @@ $("jobs").addEventListener("click", (event) => {
   if (button) act(button.closest("tr").dataset.job, button.dataset.action, button);
 });
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/dashboard/`);
-  state.socket = ws;
-  ws.onopen = () => { setConnection("live"); state.retryMs = 500; };
-  ws.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "snapshot") render(message.data);
-  };
-  ws.onclose = (event) => {
-    if (event.code >= 4400 && event.code < 4500) {
-      setConnection(`refused (${event.code})`, "refused");
-      return;
-    }
-    setConnection("reconnecting");
-    setTimeout(connect, state.retryMs);
-    state.retryMs = Math.min(state.retryMs * 2, 10000);
-  };
-}
-
 render(JSON.parse($("dashboard-data").textContent));
-connect();
+state.live = live("/ws/dashboard/", { after: null, onSnapshot: render, onState: showConnection($("connection")) });

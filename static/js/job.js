@@ -1,6 +1,9 @@
-// The live job page: one WebSocket (/ws/jobs/<id>/?after=<seq>) feeds status, progress, charts,
-// the epoch table, samples, test metrics and exports. A finished job renders the same way from
-// its stored events; after a drop the page reconnects with the last seq and loses nothing.
+// The live job page: one WebSocket (/ws/jobs/<id>/?after=<seq>, through live.js) feeds status,
+// progress, charts, the epoch table, samples, test metrics and exports. A finished job renders
+// the same way from its stored events; after a drop the page reconnects with the last seq and
+// loses nothing.
+import { live, showConnection } from "./live.js";
+
 const job = JSON.parse(document.getElementById("job-data").textContent);
 const $ = (id) => document.getElementById(id);
 // Where the page reads from: the owner's API and socket, or a share link's read-only URLs
@@ -19,8 +22,6 @@ const state = {
   epochs: new Map(), // epoch -> data
   bestEpoch: null,
   smoothed: null,
-  retryMs: 500,
-  resumedAt: 0,
 };
 // Read by the browser tests, handy in the console too.
 window.playground = { state, epochPoints: [], batchPoints: [] };
@@ -294,25 +295,15 @@ function appendRaw(message) {
   $("event-count").textContent = message.seq;
 }
 
-function handle(message) {
-  if (message.type === "snapshot") {
-    if (message.data.started_at) state.startedAt = Date.parse(message.data.started_at);
-    // A final status waits for its own status event, which the replay behind the snapshot
-    // brings after the epochs this page has not seen yet.
-    if (!FINISHED.has(message.data.status)) showStatus(message.data.status);
-    showTestMetrics(message.data.test_metrics);
-    return;
-  }
-  if (typeof message.seq !== "number" || message.seq <= state.lastSeq) return;  // pong, error frames
-  if (message.seq > state.lastSeq + 1) {
-    // A live event was lost on the way (seqs have no holes): ask for the stored ones again,
-    // once a second at most; this one comes back with them, in order.
-    if (Date.now() - state.resumedAt > 1000) {
-      state.resumedAt = Date.now();
-      window.playground.socket.send(JSON.stringify({ type: "resume", after: state.lastSeq }));
-    }
-    return;
-  }
+function onSnapshot(snapshot) {
+  if (snapshot.started_at) state.startedAt = Date.parse(snapshot.started_at);
+  // A final status waits for its own status event, which the replay behind the snapshot
+  // brings after the epochs this page has not seen yet.
+  if (!FINISHED.has(snapshot.status)) showStatus(snapshot.status);
+  showTestMetrics(snapshot.test_metrics);
+}
+
+function onEvent(message) {
   state.lastSeq = message.seq;
   appendRaw(message);
   const data = message.data;
@@ -332,29 +323,6 @@ async function refreshTestMetrics() {
   if (response.ok) showTestMetrics((await response.json()).test_metrics);
 }
 
-function showConnection(text, down = false) {
-  $("connection").textContent = text;
-  $("connection").classList.toggle("connection-down", down);
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}${urls.ws}?after=${state.lastSeq}`);
-  ws.onopen = () => { showConnection("live"); state.retryMs = 500; };
-  ws.onmessage = (event) => handle(JSON.parse(event.data));
-  ws.onclose = (event) => {
-    if (event.code >= 4400 && event.code < 4500) {
-      showConnection(`refused (${event.code})`, true);
-      return;
-    }
-    // Redis or the server is away; the events go on being stored and replay from lastSeq.
-    showConnection("reconnecting…", true);
-    setTimeout(connect, state.retryMs);
-    state.retryMs = Math.min(state.retryMs * 2, 10000);
-  };
-  window.playground.socket = ws;
-}
-
 $("cancel")?.addEventListener("click", async () => {
   $("cancel").disabled = true;
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
@@ -368,4 +336,4 @@ $("cancel")?.addEventListener("click", async () => {
 });
 
 showStatus(job.status);
-connect();
+window.playground.live = live(urls.ws, { after: 0, onSnapshot, onEvent, onState: showConnection($("connection")) });

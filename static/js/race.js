@@ -1,5 +1,7 @@
-// An optimizer race: one WebSocket per job (stored events replay, then live), every job's
-// val_loss per epoch on one chart, one line per optimizer.
+// An optimizer race: one socket (live.js) per job, stored events replayed and then live, every
+// job's val_loss per epoch on one chart, one line per optimizer. A finished job's socket is closed.
+import { anyReconnecting, live } from "./live.js";
+
 const race = JSON.parse(document.getElementById("race-data").textContent);
 const PALETTE = ["#0b57d0", "#d93025", "#188038", "#e37400", "#9334e6"];
 
@@ -20,32 +22,26 @@ const chart = new Chart(document.getElementById("race-chart"), {
 });
 window.playground = { chart, points: Object.fromEntries(race.jobs.map((job) => [job.optimizer, 0])) };
 
-function follow(job, index, after = 0) {
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+const note = anyReconnecting(document.getElementById("connection"));
+
+function follow(job, index) {
   const row = document.getElementById(`race-job-${job.id}`);
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/jobs/${job.id}/?after=${after}`);
-  let lastSeq = after;
-  let finished = false;
-  ws.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.seq <= lastSeq) return; // a replayed event we already have
-    lastSeq = message.seq;
-    const data = message.data;
-    if (message.type === "status") {
-      row.querySelector(".status").textContent = data.status;
-      finished = ["succeeded", "failed", "cancelled"].includes(data.status);
-    } else if (message.type === "epoch" && typeof data.logs?.val_loss === "number") {
-      chart.data.datasets[index].data.push({ x: data.epoch, y: data.logs.val_loss });
-      chart.update();
-      window.playground.points[job.optimizer] += 1;
-      row.querySelector(".epochs").textContent = data.epoch;
-      row.querySelector(".loss").textContent = data.logs.val_loss.toFixed(4);
-    }
-  };
-  // After a drop, reconnect from the last event seen; a finished job has nothing more to say.
-  ws.onclose = (event) => {
-    if (!finished && !(event.code >= 4400 && event.code < 4500)) setTimeout(() => follow(job, index, lastSeq), 1000);
-  };
+  const socket = live(`/ws/jobs/${job.id}/`, {
+    onEvent: ({ type, data }) => {
+      if (type === "status") {
+        row.querySelector(".status").textContent = data.status;
+        if (FINISHED.has(data.status)) socket.close();
+      } else if (type === "epoch" && typeof data.logs?.val_loss === "number") {
+        chart.data.datasets[index].data.push({ x: data.epoch, y: data.logs.val_loss });
+        chart.update();
+        window.playground.points[job.optimizer] += 1;
+        row.querySelector(".epochs").textContent = data.epoch;
+        row.querySelector(".loss").textContent = data.logs.val_loss.toFixed(4);
+      }
+    },
+    onState: note(job.id),
+  });
 }
 
 race.jobs.forEach((job, index) => follow(job, index));

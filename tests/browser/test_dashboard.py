@@ -21,7 +21,7 @@ def test_staff_watch_a_job_live_on_the_embedded_worker_then_cancel_and_retry_it(
     page.click("header.top a[href='/dashboard/']")
     expect(page.locator("#connection")).to_have_text("live")
     page.evaluate("window.dashboard.state.socket.close()")  # a dropped connection comes back by itself
-    expect(page.locator("#connection")).to_have_text("reconnecting")
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
     expect(page.locator("#connection")).to_have_text("live")
     embedded = page.locator("#workers tbody tr[data-online='true']", has_text="embedded@")
     expect(embedded).to_have_count(1, timeout=30_000)
