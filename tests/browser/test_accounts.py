@@ -60,8 +60,9 @@ def test_a_shared_job_page_works_for_an_anonymous_visitor(site, page, browser):
     assert "/s/" in url and page.locator("#unshare").is_visible()
 
     visitor = browser.new_context().new_page()
-    visitor_errors = []
+    visitor_errors, visitor_sockets = [], []
     visitor.on("console", lambda m: m.type == "error" and visitor_errors.append(m.text))
+    visitor.on("websocket", lambda ws: visitor_sockets.append(ws.url))
     visitor.goto(url)
     visitor.wait_for_selector("#status.status-succeeded", timeout=30_000)
     visitor.wait_for_selector("#exports tr", timeout=30_000)
@@ -78,4 +79,8 @@ def test_a_shared_job_page_works_for_an_anonymous_visitor(site, page, browser):
     page.click("#unshare")
     page.wait_for_selector("#share", state="visible")
     assert visitor.request.get(url).status == 404
+    # The server closes the visitor's socket (4401, revoked); the page says so and does not retry.
+    visitor.wait_for_function("() => document.getElementById('connection').textContent === 'refused (4401)'")
+    visitor.wait_for_timeout(1500)
+    assert len(visitor_sockets) == 1 and "/ws/share/" in visitor_sockets[0]
     visitor.context.close()
