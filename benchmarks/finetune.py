@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 import trainer  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import trainer.export  # noqa: E402
 from trainer import datasets  # noqa: E402
-from trainer.finetune import checkpoint_file  # noqa: E402
+from trainer.checkpoint import checkpoint_path  # noqa: E402
 from trainer.reporter import ListReporter  # noqa: E402
 from trainer.run import train  # noqa: E402
 from trainer.spec import validate_spec  # noqa: E402
@@ -66,7 +66,7 @@ def main() -> None:
         result = train(spec("digits_0_4", epochs=args.pretrain_epochs, learning_rate=0.003),
                        ListReporter(), pretrained, tensorboard=False)
         out["pretrain_accuracy_0_4"] = result["test_metrics"]["accuracy"]
-        weights = checkpoint_file(pretrained / "checkpoints", "best")
+        weights = checkpoint_path(pretrained, "best")
         for budget in args.budgets:
             n = None if budget == "all" else int(budget)
             rows = {"fine_tuned": [], "from_scratch": []}

@@ -29,7 +29,8 @@ import trainer  # noqa: E402  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import trainer.export  # noqa: E402
 from trainer.datasets import Dataset, read_idx  # noqa: E402
 from trainer.recipes import RECIPES  # noqa: E402
-from trainer.run import make_optimizer, split_validation, train  # noqa: E402
+from trainer.fitting import make_optimizer, split_validation  # noqa: E402
+from trainer.run import train  # noqa: E402
 from trainer.spec import validate_spec  # noqa: E402
 
 

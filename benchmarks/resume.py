@@ -42,11 +42,11 @@ def child(recipe: str, epochs: int, seed: int, workdir: str) -> None:
 
 
 def killed_and_resumed(recipe: str, epochs: int, kill_after: int, seed: int, workdir: Path) -> dict:
-    from trainer.checkpoint import read_resume_state
+    from trainer.checkpoint import checkpoint_path, read_resume_state
     from trainer.reporter import ListReporter
     from trainer.run import train
 
-    latest = workdir / "checkpoints" / "latest.weights.npz"
+    latest = checkpoint_path(workdir, "latest")
     code = f"from benchmarks.resume import child; child({recipe!r}, {epochs}, {seed}, {str(workdir)!r})"
     process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.DEVNULL)
     while True:

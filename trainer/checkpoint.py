@@ -1,9 +1,15 @@
-"""Resumable checkpoints: one uncompressed `.npz` per write holding everything a killed job
-needs to carry on from its last completed epoch.
+"""A job's checkpoint folder, `<workdir>/checkpoints/`, and the files in it. This module is
+the folder's only owner: the trainer and the Django side ask it ("what can this workdir resume
+from?", "which epochs can a fork start from?") instead of building paths themselves.
 
-Layout of the file (numpy names):
+The folder holds `latest.weights.npz` (written after every epoch: what a killed job resumes
+from), `best.weights.npz` (the best epoch so far) and `epoch-<k>.weights.npz` (what forks start
+from, less those a `Retention` prunes). Each is one uncompressed `.npz` holding everything a
+killed job needs to carry on from that epoch.
+
+Layout of a file (numpy names):
     arr_0 .. arr_{n-1}   the model's weights, in `model.get_weights()` order (what
-                         `trainer.run.load_checkpoint` reads, so older readers keep working);
+                         `load_checkpoint` reads, so older readers keep working);
     opt_0 .. opt_{m-1}   the optimizer's variables (iterations, slots: Adam's m and v, ...);
     state                a JSON string: completed epochs, best epoch and monitored value,
                          per-epoch history, the last epoch event, the seed.
@@ -16,14 +22,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["ResumeState", "Retention", "write_checkpoint", "read_resume_state", "restore_optimizer",
-           "optimizer_targets"]
+__all__ = ["ResumeState", "Retention", "CHECKPOINT_CHOICES", "checkpoint_path", "saved_epochs", "resume_point",
+           "save_epoch", "restore_latest", "best_weights", "load_checkpoint", "read_weights",
+           "write_checkpoint", "read_resume_state", "restore_optimizer", "optimizer_targets"]
+
+CHECKPOINT_CHOICES = ("best", "latest")  # the named checkpoints; any other is an epoch number
+_FOLDER = "checkpoints"
+_EPOCH_FILE = re.compile(r"epoch-(\d+)\.weights\.npz")
 
 
 @dataclass
@@ -79,6 +92,96 @@ class Retention:
         kept = self.kept(earlier, latest=epochs - 1, best=epochs - 1)
         unprotected_best = 1 if len(kept) < len(earlier) else 0
         return len(kept) + unprotected_best + 3
+
+
+def checkpoint_path(workdir: str | os.PathLike, epoch: int | str) -> Path:
+    """Returns the checkpoint file of `epoch` ("best", "latest" or a number ≥ 1) of the job
+    folder `workdir`, whether or not it exists."""
+    folder = Path(workdir) / _FOLDER
+    if isinstance(epoch, str) and epoch in CHECKPOINT_CHOICES:
+        return folder / f"{epoch}.weights.npz"
+    return folder / f"epoch-{int(epoch)}.weights.npz"
+
+
+def saved_epochs(workdir: str | os.PathLike) -> list[int]:
+    """Returns the epochs of the job folder `workdir` that have a per-epoch checkpoint (what a
+    fork can start from besides "best" and "latest"), ascending."""
+    found = (_EPOCH_FILE.fullmatch(p.name) for p in (Path(workdir) / _FOLDER).glob("*.npz"))
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def resume_point(workdir: str | os.PathLike) -> ResumeState | None:
+    """Returns what the job folder `workdir` can resume from: its latest checkpoint's state
+    when that has at least one completed epoch; None when there is nothing to resume (no
+    checkpoint, or an old weights-only one)."""
+    state = read_resume_state(checkpoint_path(workdir, "latest"))
+    return state if state and state.completed_epochs > 0 else None
+
+
+def save_epoch(workdir: str | os.PathLike, model, state: ResumeState, *, improved: bool,
+               retention: Retention | None = None) -> None:
+    """Checkpoints the epoch `state.completed_epochs` just ended: `latest`, `best` too when it
+    `improved`, and its per-epoch file; then deletes the per-epoch files `retention` does not
+    keep (None keeps every one).
+
+    Latest is written to a temporary name and renamed (`write_checkpoint`), so a crash never
+    leaves half a file; best and the per-epoch file are file copies of it rather than more
+    serialisations.
+    """
+    latest = checkpoint_path(workdir, "latest")
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    write_checkpoint(latest, model, state)
+    if improved:
+        shutil.copyfile(latest, checkpoint_path(workdir, "best"))
+    epoch = state.completed_epochs
+    shutil.copyfile(latest, checkpoint_path(workdir, epoch))
+    if retention is not None:
+        saved = saved_epochs(workdir)
+        for pruned in set(saved) - retention.kept(saved, epoch, state.best_epoch):
+            checkpoint_path(workdir, pruned).unlink(missing_ok=True)
+
+
+def restore_latest(workdir: str | os.PathLike, model) -> None:
+    """Loads the job folder's latest checkpoint into a freshly built, compiled model: its
+    weights, then its optimizers' state (see `restore_optimizer`).
+
+    Raises:
+        ValueError: the checkpoint does not match the model or its optimizers.
+    """
+    latest = checkpoint_path(workdir, "latest")
+    load_checkpoint(model, latest)
+    # Metrics tracked as layers (a GAN's) were saved at their end-of-epoch totals; Keras has
+    # already reset them for the epoch that is starting.
+    model.reset_metrics()
+    restore_optimizer(model, latest)
+
+
+def best_weights(workdir: str | os.PathLike) -> list[np.ndarray] | None:
+    """Returns the weights of the job folder's best checkpoint; None when it has none."""
+    best = checkpoint_path(workdir, "best")
+    return read_weights(best) if best.exists() else None
+
+
+def load_checkpoint(model, path: str | os.PathLike) -> None:
+    """Loads a checkpoint file written during training (any of `checkpoint_path`'s) into a
+    model built with the same recipe and hyperparameters.
+
+    Raises:
+        ValueError: the checkpoint does not match the model's weights.
+    """
+    weights = read_weights(path)
+    expected = [w.shape for w in model.get_weights()]
+    if [w.shape for w in weights] != expected:
+        raise ValueError(f"{path} holds weights of shapes {[w.shape for w in weights]}, "
+                         f"the model expects {expected}.")
+    model.set_weights(weights)
+
+
+def read_weights(path: str | os.PathLike) -> list[np.ndarray]:
+    """Returns the model weights stored in a checkpoint file, in `model.get_weights()` order."""
+    with np.load(path) as stored:
+        # arr_<i> are the model's weights; a resumable checkpoint also holds opt_<i> and state.
+        return [stored[f"arr_{i}"] for i in range(sum(n.startswith("arr_") for n in stored.files))]
 
 
 def write_checkpoint(path: str | os.PathLike, model, state: ResumeState) -> None:

@@ -5,30 +5,14 @@ layer but the last frozen; and the class-restricted digits datasets of the offli
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from trainer import datasets
+from trainer.checkpoint import load_checkpoint, read_weights
 
 FREEZE_MODES = ("none", "all_but_last")
-CHECKPOINT_CHOICES = ("best", "latest")  # or an epoch number
-
-
-def checkpoint_file(checkpoint_dir: str | os.PathLike, epoch: int | str) -> Path:
-    """Returns the checkpoint file of `epoch` ("best", "latest" or a number ≥ 1) in a job's
-    `checkpoints/` folder, whether or not it exists."""
-    if isinstance(epoch, str) and epoch in CHECKPOINT_CHOICES:
-        return Path(checkpoint_dir) / f"{epoch}.weights.npz"
-    return Path(checkpoint_dir) / f"epoch-{int(epoch)}.weights.npz"
-
-
-def saved_epochs(checkpoint_dir: str | os.PathLike) -> list[int]:
-    """Returns the epochs that have a per-epoch checkpoint, ascending."""
-    found = (re.fullmatch(r"epoch-(\d+)\.weights\.npz", p.name) for p in Path(checkpoint_dir).glob("*.npz"))
-    return sorted(int(m.group(1)) for m in found if m)
 
 
 def prepare_model(model, initial_weights: str | os.PathLike | None, freeze: str = "none",
@@ -72,9 +56,7 @@ def load_body_and_head(model, path: str | os.PathLike, head) -> bool:
     Raises:
         ValueError: any other layer does not match (naming both lists of shapes).
     """
-    from trainer.run import _read_weights, load_checkpoint
-
-    weights = _read_weights(path)
+    weights = read_weights(path)
     current = model.get_weights()
     n_head = len(head.get_weights())
     same_body = (len(weights) == len(current) and n_head
@@ -106,6 +88,7 @@ for _name, _classes in (("digits_0_4", (0, 1, 2, 3, 4)), ("digits_5_9", (5, 6, 7
         _name, f"scikit-learn digits {_classes[0]}-{_classes[-1]} only (8x8)", _DIGITS,
         _subset_loader(_classes),
         homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset",
+        shape=((8, 8, 1), 10), train_samples={"digits_0_4": 721, "digits_5_9": 716}[_name],
     ))
 
 

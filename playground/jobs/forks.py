@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from playground.jobs import services
-from trainer.finetune import (CHECKPOINT_CHOICES, FREEZE_MODES, architecture_differences, checkpoint_file,
-                              dataset_family, saved_epochs)
+from trainer.checkpoint import CHECKPOINT_CHOICES, checkpoint_path, saved_epochs
+from trainer.finetune import FREEZE_MODES, architecture_differences, dataset_family
 from trainer.recipes import get_recipe
 from trainer.spec import JobSpec
 
@@ -48,10 +48,10 @@ def parent_fields(user, parent: Any, spec: JobSpec) -> dict:
     if differences:
         raise ForkError(f"A fork keeps the parent's architecture; these differ from job {job.pk}: "
                         f"{', '.join(differences)}.")
-    folder = services.job_workdir(job.pk) / "checkpoints"
-    if not checkpoint_file(folder, epoch).exists():
+    workdir = services.job_workdir(job.pk)
+    if not checkpoint_path(workdir, epoch).exists():
         # Jobs keep only some epochs' checkpoints (settings.PLAYGROUND_CHECKPOINT_KEEP_*).
-        have = saved_epochs(folder)
+        have = saved_epochs(workdir)
         raise ForkError(f"Job {job.pk} has no checkpoint for epoch {epoch!r}"
                         + (f"; choose one of epochs {', '.join(map(str, have))}, \"best\" or \"latest\"."
                            if have else "; it has not finished an epoch yet."))

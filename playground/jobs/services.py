@@ -318,9 +318,9 @@ def fork_options(job: Job) -> dict:
     """`train()` keyword arguments of a fork: the parent's checkpoint and the freeze mode."""
     if job.parent_id is None:
         return {}
-    from trainer.finetune import checkpoint_file
+    from trainer.checkpoint import checkpoint_path
 
-    path = checkpoint_file(job_workdir(job.parent_id) / "checkpoints", job.parent_epoch or "best")
+    path = checkpoint_path(job_workdir(job.parent_id), job.parent_epoch or "best")
     if not path.exists():
         raise FileNotFoundError(f"the parent job's checkpoint {path.name} is gone; fork it again")
     return {"initial_weights": path, "freeze": job.freeze}
@@ -403,11 +403,10 @@ def fail_crashed_job(job_id: int, worker: str, exc: BaseException) -> bool:
 
 
 def _log_resume(job_id: int, workdir: Path, lease) -> None:
-    from trainer.checkpoint import read_resume_state
-    from trainer.run import CHECKPOINT_LATEST
+    from trainer.checkpoint import resume_point
 
-    state = read_resume_state(workdir / "checkpoints" / CHECKPOINT_LATEST)
-    if state and state.completed_epochs:
+    state = resume_point(workdir)
+    if state:
         message = f"Resumed from epoch {state.completed_epochs} on {lease.worker} (attempt {lease.attempt})."
     else:
         message = (f"Restarted from epoch 1 on {lease.worker} (attempt {lease.attempt}): the previous "

@@ -25,7 +25,7 @@ def _install() -> None:
 
     django.setup()
     from playground.jobs import services
-    from trainer import datasets, export, run
+    from trainer import callback, datasets, export, run
 
     real_train = run.train
 
@@ -44,7 +44,7 @@ def _install() -> None:
 
     datasets.load = load
 
-    real_callback_class = run._job_callback_class
+    real_callback_class = callback.job_callback_class
 
     def callback_class():
         cls = real_callback_class()
@@ -57,7 +57,7 @@ def _install() -> None:
 
         return Faulty
 
-    run._job_callback_class = callback_class
+    callback.job_callback_class = callback_class
 
     real_export = export.export_model
 

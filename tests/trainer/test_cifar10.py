@@ -14,7 +14,7 @@ import pytest
 from tests.trainer.test_datasets import LoopbackServer
 from trainer import cifar, datasets
 from trainer.datasets import DATASETS, DatasetError, RemoteFile, load, md5_of
-from trainer.finetune import checkpoint_file
+from trainer.checkpoint import checkpoint_path
 from trainer.reporter import ListReporter
 from trainer.run import train
 from trainer.spec import validate_spec
@@ -186,12 +186,12 @@ def test_cars_vs_horses_forks_a_cifar10_job_with_a_fresh_head_and_frozen_convolu
 
     result = train(cifar_spec("cifar10_cars_horses", epochs=2), reporter, tmp_path / "fork",
                    dataset=cifar.cars_horses(tiny_cifar(seed=1)), batch_interval=0, tensorboard=False,
-                   initial_weights=checkpoint_file(parent / "checkpoints", 1), freeze="all_but_last")
+                   initial_weights=checkpoint_path(parent, 1), freeze="all_but_last")
 
     assert result["status"] == "succeeded" and result["epochs_run"] == 2
     assert np.array(result["analysis"]["confusion_matrix"]).shape == (2, 2)
-    with np.load(checkpoint_file(parent / "checkpoints", 1)) as before, \
-            np.load(checkpoint_file(tmp_path / "fork" / "checkpoints", 2)) as after:
+    with np.load(checkpoint_path(parent, 1)) as before, \
+            np.load(checkpoint_path(tmp_path / "fork", 2)) as after:
         n = sum(k.startswith("arr_") for k in before.files)
         body = [np.array_equal(before[f"arr_{i}"], after[f"arr_{i}"]) for i in range(n - 2)]
         head_shapes = [after[f"arr_{i}"].shape for i in (n - 2, n - 1)]

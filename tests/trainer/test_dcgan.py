@@ -35,10 +35,10 @@ def decode_png(url: str):
 @pytest.fixture
 def untrained_judge(monkeypatch):
     """For tests about the training loop, not the quality figure: skips the judge's seconds of training."""
-    from trainer.recipes import dcgan
+    from trainer.recipes.dcgan import training
 
-    monkeypatch.setattr(dcgan, "train_judge", lambda dataset, seed, cache_dir=None: (
-        dcgan.build_judge(dataset.input_shape, dataset.num_classes), 0.0))
+    monkeypatch.setattr(training, "train_judge", lambda dataset, seed, cache_dir=None: (
+        training.build_judge(dataset.input_shape, dataset.num_classes), 0.0))
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_a_gan_on_28x28_mnist_trains_films_and_exports(mnist_dir, tmp_path, untr
 
 
 def test_the_judge_is_cached_per_dataset_and_reused(tiny_digits, tmp_path):
-    from trainer.recipes.dcgan import train_judge
+    from trainer.recipes.dcgan.training import train_judge
 
     first, first_accuracy = train_judge(tiny_digits, 0, tmp_path)
     cached = list(tmp_path.glob("*.h5"))

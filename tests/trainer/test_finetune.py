@@ -7,7 +7,8 @@ import pytest
 
 from trainer.spec import validate_spec
 from trainer import datasets
-from trainer.finetune import checkpoint_file, prepare_model, saved_epochs
+from trainer.checkpoint import checkpoint_path, saved_epochs
+from trainer.finetune import prepare_model
 from trainer.reporter import ListReporter
 from trainer.run import train
 
@@ -49,25 +50,24 @@ def test_the_digit_halves_hold_only_their_classes_and_keep_ten_outputs():
 
 def test_every_epoch_leaves_its_own_checkpoint_next_to_best_and_latest(parent):
     workdir, _ = parent
-    folder = workdir / "checkpoints"
 
-    assert saved_epochs(folder) == [1, 2]
-    assert checkpoint_file(folder, "best").exists() and checkpoint_file(folder, "latest").exists()
-    with np.load(checkpoint_file(folder, 2)) as epoch2, np.load(checkpoint_file(folder, "latest")) as latest:
+    assert saved_epochs(workdir) == [1, 2]
+    assert checkpoint_path(workdir, "best").exists() and checkpoint_path(workdir, "latest").exists()
+    with np.load(checkpoint_path(workdir, 2)) as epoch2, np.load(checkpoint_path(workdir, "latest")) as latest:
         assert all(np.array_equal(epoch2[k], latest[k]) for k in weight_keys(latest))
 
 
 def test_a_fork_starts_from_the_parent_weights_and_trains_only_the_last_layer(parent, tmp_path):
     workdir, _ = parent
     spec = make_spec("lenet", "digits_5_9", epochs=1, batch_size=32, learning_rate=0.01)
-    start = checkpoint_file(workdir / "checkpoints", 1)
+    start = checkpoint_path(workdir, 1)
     reporter = ListReporter()
 
     result = train(spec, reporter, tmp_path, dataset=_small_half("digits_5_9"), batch_interval=0,
                    initial_weights=start, freeze="all_but_last")
 
     assert result["status"] == "succeeded"
-    with np.load(start) as before, np.load(checkpoint_file(tmp_path / "checkpoints", 1)) as after:
+    with np.load(start) as before, np.load(checkpoint_path(tmp_path, 1)) as after:
         changed = [not np.array_equal(before[k], after[k]) for k in weight_keys(before)]
     # Only the last Dense layer (kernel, bias) moved; every convolution kept its pretrained weights.
     assert changed[-2:] == [True, True] and not any(changed[:-2])
@@ -81,7 +81,7 @@ def test_a_checkpoint_of_another_architecture_is_refused_with_both_shapes(parent
     model = keras.Sequential([keras.layers.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
 
     with pytest.raises(ValueError, match="the model expects"):
-        prepare_model(model, checkpoint_file(workdir / "checkpoints", "best"), "none")
+        prepare_model(model, checkpoint_path(workdir, "best"), "none")
 
 
 def test_an_unknown_freeze_mode_is_refused_by_name():

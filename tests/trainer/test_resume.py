@@ -168,7 +168,9 @@ def assert_resumed_once(first, second, result, steps_at_kill, workdir):
 @pytest.fixture
 def no_recipe_exports(monkeypatch):
     """Exports are tested with each recipe; here they would only cost seconds."""
-    from trainer.recipes import dcgan, matrix_factorization, seq2seq
+    from trainer.recipes.dcgan import training as dcgan
+    from trainer.recipes.matrix_factorization import training as matrix_factorization
+    from trainer.recipes.seq2seq import training as seq2seq
 
     for module, name in ((dcgan, "export_generator"), (seq2seq, "export_translation"),
                          (matrix_factorization, "export_recommender")):
@@ -177,7 +179,7 @@ def no_recipe_exports(monkeypatch):
 
 def test_a_killed_gan_resumes_both_optimizers_and_keeps_its_judge(tiny_digits, tmp_path, no_recipe_exports,
                                                                    monkeypatch):
-    from trainer.recipes import dcgan
+    from trainer.recipes.dcgan import training as dcgan
 
     load_judge, loaded = dcgan._load_judge, []
     monkeypatch.setattr(dcgan, "_load_judge", lambda cache: loaded.append(load_judge(cache)) or loaded[-1])

@@ -5,7 +5,7 @@ import pytest
 
 from tests.trainer.conftest import make_spec
 from trainer.checkpoint import Retention
-from trainer.finetune import checkpoint_file, saved_epochs
+from trainer.checkpoint import checkpoint_path, saved_epochs
 from trainer.reporter import ListReporter
 from trainer.run import train
 
@@ -34,9 +34,8 @@ def test_a_run_prunes_epoch_checkpoints_as_it_goes_but_keeps_best_and_latest(tin
     result = train(spec, ListReporter(), tmp_path, dataset=tiny_digits, batch_interval=0, tensorboard=False,
                    retention=Retention(keep_every=3, keep_last=2))
 
-    folder = tmp_path / "checkpoints"
-    assert saved_epochs(folder) == sorted({3, 6, 7, result["best_epoch"]})
-    assert checkpoint_file(folder, "best").exists() and checkpoint_file(folder, "latest").exists()
+    assert saved_epochs(tmp_path) == sorted({3, 6, 7, result["best_epoch"]})
+    assert checkpoint_path(tmp_path, "best").exists() and checkpoint_path(tmp_path, "latest").exists()
 
 
 def test_without_a_policy_every_epoch_keeps_its_checkpoint(tiny_digits, tmp_path, skip_export):
@@ -44,4 +43,4 @@ def test_without_a_policy_every_epoch_keeps_its_checkpoint(tiny_digits, tmp_path
 
     train(spec, ListReporter(), tmp_path, dataset=tiny_digits, batch_interval=0, tensorboard=False)
 
-    assert saved_epochs(tmp_path / "checkpoints") == [1, 2, 3, 4]
+    assert saved_epochs(tmp_path) == [1, 2, 3, 4]

@@ -104,7 +104,7 @@ def test_the_latest_checkpoint_loads_into_a_fresh_model_and_predicts_like_the_ex
     import numpy as np
     import tf_keras as keras
 
-    from trainer.run import load_checkpoint
+    from trainer.checkpoint import load_checkpoint
 
     _, _, workdir = finished
     exported = keras.models.load_model(workdir / "model.h5", compile=False)

@@ -7,7 +7,7 @@ import pytest
 from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
-from trainer.finetune import checkpoint_file
+from trainer.checkpoint import checkpoint_path
 from trainer.spec import validate_spec
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -47,8 +47,8 @@ def test_a_fork_from_epoch_1_with_frozen_convolutions_trains_from_the_parent_che
 
     child = Job.objects.get(pk=body["id"])
     assert child.status == "succeeded", child.error
-    start = checkpoint_file(services.job_workdir(parent.pk) / "checkpoints", 1)
-    end = checkpoint_file(services.job_workdir(child.pk) / "checkpoints", 1)
+    start = checkpoint_path(services.job_workdir(parent.pk), 1)
+    end = checkpoint_path(services.job_workdir(child.pk), 1)
     with np.load(start) as before, np.load(end) as after:
         same = [np.array_equal(before[k], after[k]) for k in weight_keys(before)]
     assert all(same[:-2]) and not any(same[-2:])

@@ -6,7 +6,7 @@ import pytest
 from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
-from trainer.finetune import checkpoint_file, saved_epochs
+from trainer.checkpoint import checkpoint_path, saved_epochs
 from trainer.spec import validate_spec
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -20,7 +20,7 @@ def test_a_fork_from_a_pruned_epoch_is_a_400_listing_the_epochs_kept(alice, sett
     services.run_job(parent.pk, "w1")
     parent.refresh_from_db()
     assert parent.status == "succeeded", parent.error
-    kept = saved_epochs(services.job_workdir(parent.pk) / "checkpoints")
+    kept = saved_epochs(services.job_workdir(parent.pk))
     assert {2, 4, 5} <= set(kept) and len(kept) <= 4  # every 2nd, the last, and the best
     pruned = min(set(range(1, 6)) - set(kept))
 
@@ -36,9 +36,9 @@ def test_a_fork_from_a_pruned_epoch_is_a_400_listing_the_epochs_kept(alice, sett
 
 def test_a_cifar10_job_can_be_forked_onto_cars_vs_horses(alice):
     parent = services.create_job(alice, validate_spec({"recipe": "cifar10"}))
-    folder = services.job_workdir(parent.pk) / "checkpoints"
-    folder.mkdir(parents=True)
-    checkpoint_file(folder, "best").write_bytes(b"")  # validation only checks that it exists
+    best = checkpoint_path(services.job_workdir(parent.pk), "best")
+    best.parent.mkdir(parents=True)
+    best.write_bytes(b"")  # validation only checks that it exists
 
     response = client_for(alice).post("/api/v1/jobs/", {
         "recipe": "cifar10", "dataset": "cifar10_cars_horses",
