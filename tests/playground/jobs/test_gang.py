@@ -292,3 +292,66 @@ def test_a_ranks_training_process_gets_the_same_train_options_as_a_single_worker
     assert options["initial_weights"] == "/parent/best.weights.npz" and options["freeze"] == "all_but_last"
     assert options["retention"] == {"keep_every": 2, "keep_last": 1}
     assert options["data_dir"] == str(settings.PLAYGROUND_DATA_DIR)
+
+
+def test_a_forked_multi_worker_job_trains_from_its_parents_weights(alice, sent, monkeypatch, settings, tmp_path):
+    # The gang used to start a fork's ranks without its train() options: they trained from fresh
+    # weights. Here each rank's process is the one gang._train starts (its command, TF_CONFIG and
+    # config on stdin), run for real over loopback; the supervising loops are the other tests'.
+    import json
+    import subprocess
+    import types
+
+    import numpy as np
+
+    from tests.support.processes import free_ports
+    from trainer.checkpoint import checkpoint_path
+
+    settings.PLAYGROUND_MAX_TFJS_BYTES = 1  # the .h5 only: TF.js conversion would cost seconds
+    hyperparameters = {"epochs": 1, "hidden_layers": [16], "seed": 1}
+    parent = services.create_job(alice, validate_spec({"recipe": "mlp", "hyperparameters": hyperparameters}))
+    services.run_job(parent.pk, worker="w0@host")
+    # Another seed: weights drawn afresh would not be the parent's, even nearly.
+    fork = services.create_job(alice, validate_spec({"recipe": "mlp", "strategy": "multi_worker:2",
+                                                     "hyperparameters": {**hyperparameters, "seed": 2}}),
+                               parent=parent, parent_epoch="best", freeze="all_but_last")
+    started = []
+
+    class Recorded:  # what gang._train starts; it answers at once, the real process runs below
+        returncode = 0
+
+        def __init__(self, args, **kwargs):
+            config: list[str] = []
+            started.append((args, kwargs, config))
+            self.stdin = types.SimpleNamespace(write=config.append, close=lambda: None)
+            self.stdout = iter([json.dumps({"result": {}}) + "\n"] if len(started) == 1 else [])
+
+        def wait(self, timeout=None):
+            return 0
+
+    run = subprocess.Popen
+    monkeypatch.setattr(gang.subprocess, "Popen", Recorded)
+    slots = [gang.claim_rank(fork.pk, 2, f"w{rank + 1}@host", f"127.0.0.1:{port}")
+             for rank, port in enumerate(free_ports(2))]
+    gang._train(fork.pk, slots[0], slots, services.job_workdir(fork.pk), reporter=object())
+    gang._train(fork.pk, slots[1], slots, tmp_path / "rank-1", reporter=None)
+
+    ranks = [run(args, cwd=kwargs["cwd"], env=kwargs["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                 stderr=subprocess.DEVNULL, text=True)
+             for args, kwargs, _ in started]
+    for process, (_, _, config) in zip(ranks, started):
+        process.stdin.write("".join(config))
+        process.stdin.close()
+    chief = [json.loads(line) for line in ranks[0].stdout.read().splitlines()]
+    ranks[1].stdout.read()
+
+    assert [process.wait(timeout=120) for process in ranks] == [0, 0], chief[-1:]
+    logs = [m["data"]["message"] for m in chief if m.get("event") == "log"]
+    assert any(line.startswith("Started from checkpoint best.weights.npz; frozen layers: ") for line in logs), logs
+    assert any(line.startswith("TF.js export skipped") for line in logs), logs
+    with np.load(checkpoint_path(services.job_workdir(parent.pk), "best")) as start, \
+            np.load(checkpoint_path(services.job_workdir(fork.pk), "latest")) as end:
+        # The frozen hidden layer is the parent's to the bit; the head went on training.
+        np.testing.assert_array_equal(end["arr_0"], start["arr_0"])
+        np.testing.assert_array_equal(end["arr_1"], start["arr_1"])
+        assert not np.array_equal(end["arr_2"], start["arr_2"])
