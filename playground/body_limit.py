@@ -18,6 +18,7 @@ prefixes their own (e.g. an upload route), the longest matching prefix winning.
 """
 from __future__ import annotations
 
+import fnmatch
 import io
 
 from django.conf import settings
@@ -27,8 +28,10 @@ from playground.errors import error_response
 
 
 def limit_for(path: str) -> int | None:
-    """Bytes a body to `path` may have; None = unlimited (as Django reads None)."""
-    prefixes = [prefix for prefix in settings.PLAYGROUND_BODY_LIMITS if path.startswith(prefix)]
+    """Bytes a body to `path` may have; None = unlimited (as Django reads None). A prefix may
+    hold `*` for one path segment ("/api/v1/jobs/*/browser/finish/")."""
+    prefixes = [prefix for prefix in settings.PLAYGROUND_BODY_LIMITS
+                if path.startswith(prefix) or ("*" in prefix and fnmatch.fnmatchcase(path, prefix + "*"))]
     if prefixes:
         return settings.PLAYGROUND_BODY_LIMITS[max(prefixes, key=len)]
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -242,7 +242,14 @@ USE_TZ = True
 # PLAYGROUND_BODY_LIMITS, path prefix → bytes, the longest matching prefix winning; Django still
 # applies DATA_UPLOAD_MAX_MEMORY_SIZE to non-file form fields there.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
-PLAYGROUND_BODY_LIMITS: dict[str, int] = {}
+PLAYGROUND_BODY_LIMITS: dict[str, int] = {
+    # A browser's weights: the largest model a browser is given (PLAYGROUND_MAX_TFJS_BYTES,
+    # below) plus its bundle header.
+    "/api/v1/jobs/*/browser/checkpoint/": env_int("PLAYGROUND_MAX_TFJS_BYTES", 100_000_000) + (1 << 20),
+    "/api/v1/jobs/*/browser/finish/": env_int("PLAYGROUND_MAX_TFJS_BYTES", 100_000_000) + (1 << 20),
+    # Events are small and frequent: a batch of 50 is a few KiB.
+    "/api/v1/jobs/*/browser/events/": 64 * 1024,
+}
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
@@ -385,6 +392,13 @@ if PLAYGROUND_HEARTBEAT_S * 2 > PLAYGROUND_LEASE_TIMEOUT_S:
     raise ImproperlyConfigured("PLAYGROUND_LEASE_TIMEOUT_S must be at least twice PLAYGROUND_HEARTBEAT_S, or a "
                                "live worker that misses one beat looks dead.")
 PLAYGROUND_MAX_ATTEMPTS = env_int("PLAYGROUND_MAX_ATTEMPTS", 3)
+# Browser jobs (playground/jobs/browser.py): every events call is the tab's heartbeat, sent at
+# least every BROWSER_HEARTBEAT_S; a tab silent for BROWSER_TIMEOUT_S has stopped (closed,
+# offline) and its job offers "Continue on a server worker". A tab may send at most
+# BROWSER_EVENTS_RATE events calls (it batches its events; a worker sends ≤ 4 batch events/s).
+PLAYGROUND_BROWSER_HEARTBEAT_S = env_int("PLAYGROUND_BROWSER_HEARTBEAT_S", 5)
+PLAYGROUND_BROWSER_TIMEOUT_S = env_int("PLAYGROUND_BROWSER_TIMEOUT_S", 30)
+PLAYGROUND_BROWSER_EVENTS_RATE = env_str("PLAYGROUND_BROWSER_EVENTS_RATE", "600/min")
 # multi_worker:<n> jobs (playground/jobs/gang.py): how long the first worker to join waits for
 # the other n-1 before failing the job, and the address other workers reach this one's
 # TensorFlow gRPC server on (a port is picked per job).

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from playground.accounts.urls import share_urlpatterns
-from playground.jobs import api_races, serving
+from playground.jobs import api_races, browser, serving
 from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
 
 router = DefaultRouter()
@@ -24,7 +24,8 @@ urlpatterns = [
     path("", include(share_urlpatterns)),
     path("api/v1/recipes/", RecipeListView.as_view(), name="recipe-list"),
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
-    *serving.urlpatterns(),  # each recipe's own actions (Recipe.actions)
+    *serving.urlpatterns(),
+    *browser.urlpatterns(),  # jobs that train in the browser (docs/browser-training.md)  # each recipe's own actions (Recipe.actions)
     path("api/v1/races/", api_races.RaceCreateView.as_view(), name="race-create"),
     path("api/v1/races/<int:pk>/", api_races.RaceDetailView.as_view(), name="race-detail"),
     path("api/v1/", include(router.urls)),

@@ -141,6 +141,21 @@ def save_epoch(workdir: str | os.PathLike, model, state: ResumeState, *, improve
             checkpoint_path(workdir, pruned).unlink(missing_ok=True)
 
 
+def save_weights_epoch(workdir: str | os.PathLike, weights: list[np.ndarray], state: ResumeState) -> None:
+    """Checkpoints an epoch from bare weights (in `model.get_weights()` order) without a model
+    or optimizer: what a browser uploads (trainer/browser.py). Written like `save_epoch`'s
+    latest (atomically), with its per-epoch copy; a run resuming from it starts its optimizer
+    afresh (`restore_optimizer` finds no optimizer state)."""
+    latest = checkpoint_path(workdir, "latest")
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    partial = latest.with_suffix(".partial.npz")
+    np.savez(partial, *weights, state=np.array(json.dumps(state.__dict__)))
+    os.replace(partial, latest)
+    if state.best_epoch == state.completed_epochs:
+        shutil.copyfile(latest, checkpoint_path(workdir, "best"))
+    shutil.copyfile(latest, checkpoint_path(workdir, state.completed_epochs))
+
+
 def restore_latest(workdir: str | os.PathLike, model) -> None:
     """Loads the job folder's latest checkpoint into a freshly built, compiled model: its
     weights, then its optimizers' state (see `restore_optimizer`).
@@ -242,6 +257,8 @@ def restore_optimizer(model, path: str | os.PathLike) -> int:
         variables += _optimizer_variables(optimizer)
     with np.load(path) as stored:
         arrays = [stored[f"opt_{i}"] for i in range(sum(n.startswith("opt_") for n in stored.files))]
+    if not arrays:
+        return 0  # weights only (a browser's upload): the optimizer starts afresh
     if [a.shape for a in arrays] != [tuple(v.shape) for v in variables]:
         raise ValueError(f"{path} holds {len(arrays)} optimizer variables that do not match "
                          f"these optimizers' {len(variables)}; was it written by another recipe?")

@@ -36,25 +36,32 @@ def run_classification(context: RunContext) -> dict[str, Any]:
         sample=(lambda m: recipe.sample(m, dataset.x_test, dataset.y_test)) if recipe.sample else None,
     )
 
-    def evaluate(result: dict[str, Any]) -> dict[str, Any]:
-        from trainer.analysis import learning_warnings
+    return context.finish(
+        result, evaluate=lambda result: evaluate_classifier(model, dataset, result["history"], events),
+        export=lambda: export_classifier(model, dataset, context.workdir, **context.export_options()))
 
-        probabilities = model.predict(dataset.x_test, batch_size=256, verbose=0)
-        test_metrics = score_predictions(probabilities, dataset.y_test)
-        analysis = analyse(probabilities, dataset.y_test, dataset.class_names, images=dataset.x_test)
-        warnings = learning_warnings(test_metrics["accuracy"], dataset.y_test, dataset.num_classes,
-                                     result["history"].get("loss", []))
-        for warning in warnings:
-            events.on_event("log", {"message": warning["message"], "warning": warning["code"]})
-        events.log(f"Test accuracy {test_metrics['accuracy']:.4f}; exporting.")
-        return {"test_metrics": test_metrics, "analysis": analysis, "warnings": warnings}
 
-    def export() -> list[dict[str, Any]]:
-        from trainer.export import export_model
+def evaluate_classifier(model, dataset, history: dict[str, list[float]], events) -> dict[str, Any]:
+    """The test metrics, analysis and warnings of a trained classifier (wherever it trained:
+    a worker, or a browser whose weights came back, `trainer.browser`); warnings are logged."""
+    from trainer.analysis import learning_warnings
 
-        return export_model(model, context.workdir, dataset.x_test, dataset.y_test, **context.export_options())
+    probabilities = model.predict(dataset.x_test, batch_size=256, verbose=0)
+    test_metrics = score_predictions(probabilities, dataset.y_test)
+    analysis = analyse(probabilities, dataset.y_test, dataset.class_names, images=dataset.x_test)
+    warnings = learning_warnings(test_metrics["accuracy"], dataset.y_test, dataset.num_classes,
+                                 history.get("loss", []))
+    for warning in warnings:
+        events.on_event("log", {"message": warning["message"], "warning": warning["code"]})
+    events.log(f"Test accuracy {test_metrics['accuracy']:.4f}; exporting.")
+    return {"test_metrics": test_metrics, "analysis": analysis, "warnings": warnings}
 
-    return context.finish(result, evaluate=evaluate, export=export)
+
+def export_classifier(model, dataset, workdir, **options: Any) -> list[dict[str, Any]]:
+    """Exports a trained classifier (Keras .h5 and the TF.js variants), each scored on the test set."""
+    from trainer.export import export_model
+
+    return export_model(model, workdir, dataset.x_test, dataset.y_test, **options)
 
 
 def resolve_precision(precision: str) -> str:

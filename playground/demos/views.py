@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from playground.accounts.models import ShareLink
 from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
+from playground.jobs.browser import engine_errors
 from playground.jobs.forks import form_parent_fields
 from playground.jobs.serializers import JobSerializer
 from trainer.recipes import recipe_catalog
@@ -44,9 +45,12 @@ def play(request, recipe: str):
         fork, fork_errors = form_parent_fields(request.user, data, spec)
         if fork_errors:
             errors["parent"], spec = fork_errors, None
-        if spec is not None:
+        engine = data.get("engine", "server")
+        if spec is not None and (engine_refused := engine_errors(spec, engine)):
+            quota_error, spec, status = " ".join(engine_refused), None, 400
+        elif spec is not None:
             try:
-                job = services.submit_job(request.user, spec, **fork)
+                job = services.submit_job(request.user, spec, engine=engine, **fork)
             except services.SubmissionRefused as exc:
                 status = exc.status
                 epochs = exc.errors.get("hyperparameters", {})
@@ -58,7 +62,7 @@ def play(request, recipe: str):
                     quota_error = " ".join(exc.messages())
             else:
                 return redirect("job-detail", pk=job.pk)
-        else:
+        elif not quota_error:
             status = 400
     hp_fields, top = form_fields(recipe_info, data, errors)
     context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors, "quota_error": quota_error,

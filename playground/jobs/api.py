@@ -153,7 +153,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         serializer.is_valid(raise_exception=True)
         spec = serializer.validated_data["spec"]
         try:
-            job = services.submit_job(request.user, spec, **serializer.validated_data.get("job_fields", {}))
+            job = services.submit_job(request.user, spec, engine=serializer.validated_data["engine"],
+                                      **serializer.validated_data.get("job_fields", {}))
         except services.SubmissionRefused as exc:
             return refusal_response(exc)
         return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)

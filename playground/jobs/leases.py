@@ -173,7 +173,7 @@ def requeue_stale_jobs(now: datetime | None = None) -> dict[str, list[int]]:
 
     now = now or timezone.now()
     requeued, failed = [], []
-    for job in Job.objects.filter(_stale(now)).only(*_LOSS_FIELDS):
+    for job in Job.objects.filter(_stale(now)).exclude(engine="browser").only(*_LOSS_FIELDS):
         if gang_size(job.strategy) > 1:
             if fail_lost_gang(job):
                 failed.append(job.pk)
@@ -211,7 +211,7 @@ def resend_lost_messages(now: datetime | None = None) -> list[int]:
     from playground.jobs.services import enqueue
 
     waiting = Job.objects.filter(Q(queued_at__lt=stale_before(now)) | Q(queued_at__isnull=True, created_at__lt=stale_before(now)),
-                                 status=Status.QUEUED)
+                                 status=Status.QUEUED).exclude(engine="browser")  # a tab claims those
     queues = set(waiting.order_by().values_list("queue", flat=True).distinct())
     empty = [queue for queue in queues if broker_queue_length(queue) == 0]
     resent = []

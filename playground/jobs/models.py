@@ -42,6 +42,10 @@ class Job(models.Model):
     # GPUs the job asks for, and the Celery queue that choice routed it to (playground/ops).
     gpus = models.PositiveSmallIntegerField(default=0)
     queue = models.CharField(max_length=64, default="training")
+    # Where it trains: "server" (a Celery worker) or "browser" (the tab that claims it, with
+    # TF.js; playground/jobs/browser.py). The tab's lease is kept as a SHA-256 digest.
+    engine = models.CharField(max_length=16, default="server", db_index=True)
+    browser_lease = models.CharField(max_length=64, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)

@@ -8,7 +8,7 @@ from trainer.recipes import RECIPES
 from trainer.spec import MAX_GPUS, PRECISIONS, SpecError, validate_spec
 
 SPEC_FIELDS = ("recipe", "dataset", "hyperparameters", "precision", "strategy", "gpus")
-CREATE_FIELDS = (*SPEC_FIELDS, "parent")
+CREATE_FIELDS = (*SPEC_FIELDS, "parent", "engine")
 
 
 # The schema lists the choices of these two; validate_spec checks them (its messages name the
@@ -36,6 +36,11 @@ class JobCreateSerializer(serializers.Serializer):
         help_text="GPUs the job needs (0 to 8, default 0): it runs on a worker with at least that many, and "
         "mirrored uses that many. Accepted even when no such worker is online: it waits for one (see waiting_for).")
 
+    engine = serializers.ChoiceField(
+        choices=["server", "browser"], default="server",
+        help_text='Where it trains: "server" (a Celery worker, default) or "browser" (the tab that claims it '
+        "trains it with TF.js; docs/browser-training.md). Browsers train the classifiers (recipes whose "
+        "engines list browser) in float32 with the default strategy.")
     parent = serializers.JSONField(
         required=False,
         help_text='Fork: {"job": <id>, "epoch": <k> | "best" | "latest" (default best), "freeze": "none" (default) '
@@ -48,6 +53,11 @@ class JobCreateSerializer(serializers.Serializer):
             attrs["spec"] = validate_spec({k: self.initial_data[k] for k in SPEC_FIELDS if k in self.initial_data})
         except SpecError as exc:
             errors.update(exc.errors)
+        if "spec" in attrs:
+            from playground.jobs.browser import engine_errors
+
+            if refused := engine_errors(attrs["spec"], attrs.get("engine", "server")):
+                errors["engine"] = refused
         if "parent" in self.initial_data and "spec" in attrs:
             from playground.jobs.forks import ForkError, parent_fields
 
@@ -77,6 +87,11 @@ class ArtifactSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+class BrowserStoppedSerializer(serializers.Serializer):
+    epoch = serializers.IntegerField(help_text="The last epoch the tab reported (0: none).")
+    at = serializers.DateTimeField(help_text="Its last heartbeat.")
+
+
 class JobWarningSerializer(serializers.Serializer):
     code = serializers.CharField(help_text='e.g. "chance_level"')
     message = serializers.CharField()
@@ -90,6 +105,9 @@ class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     artifacts = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
+    browser_stopped = serializers.SerializerMethodField(
+        help_text="A browser job whose tab stopped sending (closed, offline) for PLAYGROUND_BROWSER_TIMEOUT_S: "
+                  "{epoch, at}, the last epoch it reported; POST .../continue/ finishes it on a worker. Else null.")
     waiting_for = serializers.SerializerMethodField(
         help_text="Why the job is not making progress, else null: a queued job no online worker can take "
                   "(GPUs, multi_worker), or a running one whose worker stopped answering and will be taken over.")
@@ -98,7 +116,7 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = [
             "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "gpus", "queue",
-            "waiting_for", "status",
+            "engine", "browser_stopped", "waiting_for", "status",
             "created_at", "started_at", "resumed_at", "attempts", "finished_at", "progress", "metrics", "best_epoch",
             "test_metrics", "analysis", "error", "warnings", "artifacts", "run_info", "cancel_requested",
             "last_seq", "ws_url", "parent", "parent_epoch", "freeze", "group",
@@ -114,6 +132,12 @@ class JobSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         absolute = request.build_absolute_uri if request else (lambda url: url)
         return [{**artifact, "url": absolute(artifact["url"])} for artifact in job.artifacts]
+
+    @extend_schema_field(BrowserStoppedSerializer(allow_null=True))
+    def get_browser_stopped(self, job: Job) -> dict | None:
+        from playground.jobs.browser import browser_stopped
+
+        return browser_stopped(job)
 
     def get_waiting_for(self, job: Job) -> str | None:
         from playground.ops.registry import waiting_for

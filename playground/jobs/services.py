@@ -52,11 +52,14 @@ def _publish_status(job_id: int, status: str, **extra) -> None:
     events.publish(job_id, "status", {"status": status, **extra})
 
 
-def create_job(owner, spec: JobSpec, **fields) -> Job:
-    """Queues a job; `fields` are extra Job fields (parent, parent_epoch, freeze, group).
+def create_job(owner, spec: JobSpec, *, engine: str = "server", **fields) -> Job:
+    """Queues a job; `fields` are extra Job fields (parent, parent_epoch, freeze, group). A
+    browser job (`engine="browser"`) waits for a tab to claim it: no task message is sent.
 
     Raises QueueUnavailable (and keeps nothing) when the broker refuses the task message.
     """
+    from playground.jobs.browser import BROWSER_QUEUE
+
     with transaction.atomic():
         job = Job.objects.create(
             owner=owner,
@@ -67,11 +70,13 @@ def create_job(owner, spec: JobSpec, **fields) -> Job:
             precision=spec.precision,
             strategy=spec.strategy,
             gpus=spec.gpus,
-            queue=queue_for(spec.gpus),
+            engine=engine,
+            queue=BROWSER_QUEUE if engine == "browser" else queue_for(spec.gpus),
             progress={"epoch": 0, "epochs": spec.hyperparameters.get("epochs"), "step": 0, "steps": None},
         )
         _publish_status(job.pk, Status.QUEUED)
-        transaction.on_commit(lambda: _enqueue_or_withdraw(job))
+        if engine == "server":
+            transaction.on_commit(lambda: _enqueue_or_withdraw(job))
     job.refresh_from_db()
     return job
 
@@ -260,7 +265,8 @@ def retry_job(job: Job, checked_by=None) -> Job:
         spec = validate_spec(job.spec_dict())
     except SpecError as exc:
         raise JobConflict(f"Job {job.pk} cannot be retried: its specification is no longer valid: {exc.errors}") from None
-    origin = {"parent": job.parent, "parent_epoch": job.parent_epoch, "freeze": job.freeze}
+    # A retried browser job is a browser job again: a tab that opens it trains it.
+    origin = {"parent": job.parent, "parent_epoch": job.parent_epoch, "freeze": job.freeze, "engine": job.engine}
     retry = (submit_job(job.owner, spec, checked_by=checked_by, **origin) if checked_by is not None
              else create_job(job.owner, spec, **origin))
 
@@ -285,6 +291,9 @@ def requeue_job(job: Job, by: str = "staff") -> Job:
     if gang_size(job.strategy) > 1:
         raise JobConflict(f"Job {job.pk} is a {job.strategy} job, which cannot resume on other workers; "
                           "cancel it and retry it instead.")
+    if job.engine == "browser":
+        raise JobConflict(f"Job {job.pk} trains in a browser; once its tab has stopped, continue it on a server "
+                          "worker (POST /api/v1/jobs/<id>/continue/).")
     worker, heartbeat_at = job.worker, job.heartbeat_at
     if not Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(
             status=Status.QUEUED, worker="", queued_at=timezone.now()):

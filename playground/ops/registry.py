@@ -200,6 +200,8 @@ def waiting_for(job: Job) -> str | None:
     """Why a job is not making progress, or None: a running job whose worker stopped
     answering, or a queued one that no online worker can take (its GPU queue, or fewer
     online workers than its multi_worker gang needs)."""
+    if job.engine == "browser":
+        return None  # a tab trains it: `browser_stopped` says when that tab went away
     if job.status == Job.Status.RUNNING:
         return _silent_worker(job)
     if job.status != Job.Status.QUEUED:

@@ -104,6 +104,8 @@ class Recipe:
             "datasets": list(self.datasets),
             "default_dataset": self.default_dataset,
             "try_page": self.try_page,
+            # Where it can train: every recipe on a server; classifiers also in the browser.
+            "engines": ["server", "browser"] if self.run is None else ["server"],
             "hyperparameters": {
                 name: param.schema() for name, param in self.hyperparameters.items()
             },
