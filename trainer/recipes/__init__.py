@@ -58,9 +58,9 @@ class Recipe:
             (FizzBuzz's `num_digits` shapes its data as well as its model).
         sample: optional `sample(model, x_test, y_test)` returning recipe-specific outputs
             (a `sample` event's data) after each epoch.
-        run: optional runner `run(context: trainer.run.RunContext) -> dict` for recipes that
-            are not plain classifiers (custom data, losses, metrics or exports); None uses
-            `trainer.run.run_classification`.
+        run: optional runner `run(context: trainer.context.RunContext) -> dict` for recipes
+            that are not plain classifiers (custom data, losses, metrics or exports); None uses
+            `trainer.fitting.run_classification` (and lets the browser train it too).
         pages: the in-browser pages for a succeeded job (`trainer.serving.Page`), e.g. the
             digits page → /try/digits/<id>/; the first is the job page's "Try it" link.
         actions: extra API actions on a succeeded job (`trainer.serving.Action`), e.g.
