@@ -397,6 +397,10 @@ PLAYGROUND_MAX_ATTEMPTS = env_int("PLAYGROUND_MAX_ATTEMPTS", 3)
 # offline) and its job offers "Continue on a server worker". A tab may send at most
 # BROWSER_EVENTS_RATE events calls (it batches its events; a worker sends ≤ 4 batch events/s).
 PLAYGROUND_BROWSER_HEARTBEAT_S = env_int("PLAYGROUND_BROWSER_HEARTBEAT_S", 5)
+# Try it while it trains: a worker keeps a float32 TF.js snapshot of the latest epoch at most
+# every SNAPSHOT_INTERVAL_S seconds (and within 3 % of the training time; trainer/snapshot.py).
+# 0 = no snapshots.
+PLAYGROUND_SNAPSHOT_INTERVAL_S = env_int("PLAYGROUND_SNAPSHOT_INTERVAL_S", 2)
 PLAYGROUND_BROWSER_TIMEOUT_S = env_int("PLAYGROUND_BROWSER_TIMEOUT_S", 30)
 PLAYGROUND_BROWSER_EVENTS_RATE = env_str("PLAYGROUND_BROWSER_EVENTS_RATE", "600/min")
 # multi_worker:<n> jobs (playground/jobs/gang.py): how long the first worker to join waits for

@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from playground.accounts.urls import share_urlpatterns
 from playground.jobs import api_races, browser, serving
-from playground.jobs.api import JobArtifactView, JobViewSet, RecipeListView
+from playground.jobs.api import JobArtifactView, JobSnapshotView, JobViewSet, RecipeListView
 
 router = DefaultRouter()
 router.register("jobs", JobViewSet, basename="job")
@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include(share_urlpatterns)),
     path("api/v1/recipes/", RecipeListView.as_view(), name="recipe-list"),
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
+    path("api/v1/jobs/<int:pk>/snapshot/<path:path>", JobSnapshotView.as_view(), name="job-snapshot"),
     *serving.urlpatterns(),
     *browser.urlpatterns(),  # jobs that train in the browser (docs/browser-training.md)  # each recipe's own actions (Recipe.actions)
     path("api/v1/races/", api_races.RaceCreateView.as_view(), name="race-create"),

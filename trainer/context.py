@@ -77,6 +77,19 @@ class RunContext:
     resume: Any = None
     reported_epochs: int | None = None
     max_tfjs_bytes: int | None = None  # no TF.js export above these float32 weight bytes
+    snapshot_interval_s: float | None = None  # trainer.snapshot while training; None: none
+
+    def snapshot_callbacks(self) -> list:
+        """The callback that keeps a TF.js snapshot of the latest epoch for the try pages, at
+        most every `snapshot_interval_s` and 3 % of the time ([] when off, or on a multi_worker
+        rank: only one process may write the job's folder)."""
+        import tensorflow as tf
+
+        if self.snapshot_interval_s is None or isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return []
+        from trainer.snapshot import snapshot_callback_class
+
+        return [snapshot_callback_class()(self.workdir, self.hp["epochs"], self.snapshot_interval_s)]
     _fitted: Any = field(default=None, init=False, repr=False)  # the job callback of `fit`
 
     @property

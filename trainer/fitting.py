@@ -33,6 +33,7 @@ def run_classification(context: RunContext) -> dict[str, Any]:
         )
     result = context.fit(
         model, x_train, y_train, validation_data=(x_val, y_val), num_samples=len(x_train),
+        callbacks=context.snapshot_callbacks(),
         sample=(lambda m: recipe.sample(m, dataset.x_test, dataset.y_test)) if recipe.sample else None,
     )
 

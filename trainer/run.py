@@ -37,6 +37,7 @@ def train(
     reported_epochs: int | None = None,
     retention: Any = None,
     max_tfjs_bytes: int | None = None,
+    snapshot_interval_s: float | None = None,
 ) -> dict[str, Any]:
     """Trains, evaluates and exports the model a job spec describes.
 
@@ -66,6 +67,9 @@ def train(
             keep (the others are deleted as training goes on); None keeps every epoch's.
         max_tfjs_bytes: export no TF.js variant of a model whose float32 weights are larger
             (the run logs why); None exports them whatever their size.
+        snapshot_interval_s: keep a float32 TF.js snapshot of the latest epoch under
+            `workdir/snapshot/` (trainer.snapshot) at most this often, and within 3 % of the
+            training time, so the try pages work while it trains; None: no snapshots.
 
     Returns:
         `{"status": "succeeded" | "cancelled", "epochs_run", "best_epoch", "history",
@@ -123,7 +127,7 @@ def train(
             devices=devices, batch_interval=batch_interval,
             initial_weights=initial_weights, freeze=freeze, tensorboard=tensorboard,
             retention=retention, resume=state, reported_epochs=reported_epochs,
-            max_tfjs_bytes=max_tfjs_bytes,
+            max_tfjs_bytes=max_tfjs_bytes, snapshot_interval_s=snapshot_interval_s,
         )
         if state:
             context.events.log(f"Resuming after epoch {state.completed_epochs} from its checkpoint "

@@ -31,6 +31,9 @@ class JobView:
         test_metrics: its test figures ({} before it succeeded).
         workdir: the folder its artifacts' paths are relative to.
         action_url: `action_url(name)` → the URL of POST /api/v1/jobs/<id>/<name>/.
+        snapshot: a running job's latest TF.js snapshot (trainer.snapshot): `{"epoch",
+            "epochs", "artifact": Artifact}`, its URL set; None when there is none.
+        last_seq: the job's last event seq (a page follows its events from there).
     """
 
     pk: int
@@ -41,6 +44,8 @@ class JobView:
     test_metrics: dict[str, Any]
     workdir: Path
     action_url: Callable[[str], str]
+    snapshot: dict[str, Any] | None = None
+    last_seq: int = 0
 
     def artifact(self, kind: str, variant: str | None = None, *, model: str | None = None) -> Artifact | None:
         """The first artifact of `kind` (and `variant`, `model`), or None."""
@@ -81,6 +86,7 @@ class Page:
         config: `"module:function"`, `config(job: JobView) -> dict`: the JSON the module reads
             from #try-config.
         datasets: the datasets it can show; None: any of the recipe's.
+        live: it works while the job trains, from the worker's snapshot of the latest epoch.
         context: extra template context, as (variable, "module:NAME") pairs.
 
     Hooks are dotted names, imported on first use: declaring a page imports nothing.
@@ -94,6 +100,7 @@ class Page:
     missing: str
     config: str
     datasets: tuple[str, ...] | None = None
+    live: bool = False
     context: tuple[tuple[str, str], ...] = ()
 
     def unavailable_reason(self, job: JobView, recipes: list[str]) -> str:
@@ -103,6 +110,11 @@ class Page:
             on = f" on {_either(self.datasets)}" if self.datasets else ""
             return (f"Job #{job.pk} trained {job.recipe} on {job.dataset}; this page {self.does}, so it needs "
                     f"{_article(recipes[0])} {_either(recipes)} job{on}.")
+        if job.status == "running" and self.live:
+            if job.snapshot is None:
+                return (f"Job #{job.pk} is training; this page works from its first snapshot, taken after an "
+                        "epoch (every few seconds at most). Reload in a moment.")
+            return ""
         if job.status != "succeeded":
             return f"Job #{job.pk} is {job.status}; {self.exported} when it succeeds."
         return _resolve(self.missing)(job)
@@ -163,7 +175,7 @@ DIGITS_PAGE = Page(
     name="digits", template="demos/try_digits.html", module="js/try_digits.js",
     does="draws images", exported="its TF.js models are exported",
     missing="trainer.serving:classifier_missing", config="trainer.serving:classifier_config",
-    datasets=IMAGE_DATASETS,
+    datasets=IMAGE_DATASETS, live=True,
 )
 
 
@@ -176,12 +188,22 @@ def classifier_missing(job: JobView) -> str:
 def classifier_config(job: JobView) -> dict[str, Any]:
     from trainer.datasets import DATASETS
 
+    if job.status == "running" and job.snapshot:
+        # Still training: the latest epoch's snapshot; the page follows the job's events and
+        # loads each newer one.
+        snapshot = job.snapshot["artifact"]
+        variants = {"float32": {"url": snapshot.url, "bytes": snapshot.bytes, "accuracy": None}}
+        training = {"epoch": job.snapshot["epoch"], "epochs": job.snapshot["epochs"], "lastSeq": job.last_seq}
+    else:
+        variants = {a.variant: {"url": a.url, "bytes": a.bytes, "accuracy": a.metric("accuracy")}
+                    for a in job.artifacts_of("tfjs")}
+        training = None
     return {
         "job": job.pk,
         "dataset": job.dataset,
         "classNames": list(DATASETS[job.dataset].class_names),
         "datasets": list(IMAGE_DATASETS),
-        "variants": {a.variant: {"url": a.url, "bytes": a.bytes, "accuracy": a.metric("accuracy")}
-                     for a in job.artifacts_of("tfjs")},
+        "variants": variants,
+        "training": training,
         "predictUrl": job.action_url("predict"),
     }

@@ -274,6 +274,25 @@ class JobArtifactView(APIView):
         return artifact_response(job, path)
 
 
+class JobSnapshotView(APIView):
+    """A file of a running job's latest TF.js snapshot (trainer.snapshot), for the try pages."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, pk: int, path: str):
+        from trainer import snapshot
+
+        job = services.visible_jobs(request.user).filter(pk=pk).first()
+        if job is None:
+            raise Http404("No such job.")
+        root = services.job_workdir(job.pk)
+        if path not in snapshot.served_files(root):
+            raise Http404("No such snapshot file; a newer snapshot may have replaced it.")
+        target = (root / path).resolve()
+        if not target.is_relative_to(root.resolve()) or not target.is_file():
+            raise Http404("No such snapshot file.")
+        return FileResponse(open(target, "rb"), content_type=_content_type(target))
+
+
 def artifact_response(job: Job, path: str) -> FileResponse:
     """One of the files the job's artifacts list, and only those: 404 for anything else,
     including a listed name that resolves outside the job's folder (.., a symlink)."""

@@ -87,6 +87,13 @@ class ArtifactSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+class SnapshotSerializer(serializers.Serializer):
+    epoch = serializers.IntegerField()
+    epochs = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    url = serializers.CharField(help_text="Its model.json; the shards are beside it.")
+
+
 class BrowserStoppedSerializer(serializers.Serializer):
     epoch = serializers.IntegerField(help_text="The last epoch the tab reported (0: none).")
     at = serializers.DateTimeField(help_text="Its last heartbeat.")
@@ -105,6 +112,9 @@ class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     artifacts = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
+    snapshot = serializers.SerializerMethodField(
+        help_text="A running job's latest float32 TF.js snapshot {epoch, epochs, bytes, url} (model.json), taken "
+                  "every few seconds at most; the try pages use it while the job trains. Else null.")
     browser_stopped = serializers.SerializerMethodField(
         help_text="A browser job whose tab stopped sending (closed, offline) for PLAYGROUND_BROWSER_TIMEOUT_S: "
                   "{epoch, at}, the last epoch it reported; POST .../continue/ finishes it on a worker. Else null.")
@@ -116,7 +126,7 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = [
             "id", "owner", "recipe", "dataset", "hyperparameters", "precision", "strategy", "gpus", "queue",
-            "engine", "browser_stopped", "waiting_for", "status",
+            "engine", "browser_stopped", "waiting_for", "status", "snapshot",
             "created_at", "started_at", "resumed_at", "attempts", "finished_at", "progress", "metrics", "best_epoch",
             "test_metrics", "analysis", "error", "warnings", "artifacts", "run_info", "cancel_requested",
             "last_seq", "ws_url", "parent", "parent_epoch", "freeze", "group",
@@ -132,6 +142,18 @@ class JobSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         absolute = request.build_absolute_uri if request else (lambda url: url)
         return [{**artifact, "url": absolute(artifact["url"])} for artifact in job.artifacts]
+
+    @extend_schema_field(SnapshotSerializer(allow_null=True))
+    def get_snapshot(self, job: Job) -> dict | None:
+        from playground.jobs.serving import snapshot_of
+
+        latest = snapshot_of(job)
+        if latest is None:
+            return None
+        request = self.context.get("request")
+        url = latest["artifact"].url
+        return {"epoch": latest["epoch"], "epochs": latest["epochs"], "bytes": latest["artifact"].bytes,
+                "url": request.build_absolute_uri(url) if request else url}
 
     @extend_schema_field(BrowserStoppedSerializer(allow_null=True))
     def get_browser_stopped(self, job: Job) -> dict | None:

@@ -320,7 +320,8 @@ def train_options(job: Job) -> dict:
     """`train()` keyword arguments every worker passes for `job`, one worker or a gang's ranks
     (trainer.multi_worker): data folder, checkpoint retention, TF.js size limit, fork origin."""
     return {"data_dir": settings.PLAYGROUND_DATA_DIR, "retention": checkpoint_retention(),
-            "max_tfjs_bytes": settings.PLAYGROUND_MAX_TFJS_BYTES or None, **fork_options(job)}
+            "max_tfjs_bytes": settings.PLAYGROUND_MAX_TFJS_BYTES or None,
+            "snapshot_interval_s": settings.PLAYGROUND_SNAPSHOT_INTERVAL_S or None, **fork_options(job)}
 
 
 def fork_options(job: Job) -> dict:

@@ -3,6 +3,8 @@ and POST /api/v1/jobs/<id>/<action>/ for every extra action a recipe declares
 (`Recipe.actions`), one route each (URL name "job-<action>")."""
 from __future__ import annotations
 
+import dataclasses
+
 from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -23,7 +25,22 @@ def job_view(job) -> JobView:
         pk=job.pk, recipe=job.recipe, dataset=job.dataset, status=job.status,
         artifacts=[Artifact.from_dict(a) for a in job.artifacts], test_metrics=dict(job.test_metrics or {}),
         workdir=services.job_workdir(job.pk), action_url=lambda name: reverse(f"job-{name}", args=[job.pk]),
+        snapshot=snapshot_of(job), last_seq=job.last_seq,
     )
+
+
+def snapshot_of(job) -> dict | None:
+    """A running job's latest TF.js snapshot, its artifact's URL set; None when it has none."""
+    from trainer import snapshot
+
+    if job.status != job.Status.RUNNING:
+        return None
+    latest = snapshot.latest(services.job_workdir(job.pk))
+    if latest is None:
+        return None
+    artifact = Artifact.from_dict(latest["artifact"])
+    url = reverse("job-snapshot", args=[job.pk, artifact.path])
+    return {**latest, "artifact": dataclasses.replace(artifact, url=url)}
 
 
 def action_view(name: str):

@@ -1,6 +1,7 @@
 // Draw a digit; the job's TF.js model classifies it in the browser as you draw, and the server's
 // Keras model can be asked about the same preprocessed input for comparison.
 import { conventionFor, inkFromRgba, preprocess } from "./digit_preprocess.js";
+import { live } from "./live.js";
 
 const config = JSON.parse(document.getElementById("try-config").textContent);
 const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]").value;
@@ -63,8 +64,10 @@ async function loadVariant(variant) {
   $("input-shape").textContent = `${height}×${width}`;
   const { bytes, accuracy } = config.variants[variant];
   $("model-status").textContent = `${variant}: ${(bytes / 1024).toFixed(1)} KB`
-    + (accuracy != null ? `, test accuracy ${(100 * accuracy).toFixed(1)}%` : "");
+    + (accuracy != null ? `, test accuracy ${(100 * accuracy).toFixed(1)}%` : "")
+    + (config.training ? ` — epoch ${config.training.epoch} of ${config.training.epochs}, still training` : "");
   pad.dataset.model = variant;
+  pad.dataset.epoch = config.training ? config.training.epoch : "";
   schedulePrediction();
 }
 
@@ -242,6 +245,39 @@ $("ask").addEventListener("click", async () => {
   $("agreement").textContent = (server.class === kBrowser ? "Both say the same class" : "They disagree")
     + `; largest probability difference ${gap.toFixed(4)}.`;
 });
+
+// ---- still training: follow the job and load each newer snapshot -------------------------------
+
+let checking = null;  // one look at the job at a time; epochs can end many times a second
+
+function newerSnapshot() {
+  checking ??= checkJob().finally(() => { checking = null; });
+}
+
+async function checkJob() {
+  const response = await fetch(`/api/v1/jobs/${config.job}/`);
+  if (!response.ok) return;
+  const job = await response.json();
+  if (job.status === "succeeded") { location.reload(); return; }  // the final exports
+  if (job.status !== "running") {
+    $("model-status").textContent += ` — the job ${job.status}`;
+    return;
+  }
+  if (job.snapshot && job.snapshot.epoch > config.training.epoch) {
+    config.training.epoch = job.snapshot.epoch;
+    config.variants.float32 = { ...config.variants.float32, url: job.snapshot.url, bytes: job.snapshot.bytes };
+    await loadVariant("float32");
+  }
+}
+
+if (config.training) {
+  live(`/ws/jobs/${config.job}/`, {
+    after: config.training.lastSeq,
+    onEvent: (message) => {
+      if (message.type === "epoch" || (message.type === "status" && message.data.status !== "running")) newerSnapshot();
+    },
+  });
+}
 
 // For the benchmark and tests: the same prediction path the page uses.
 window.tryDigits = { loadVariant, predictPixels, get inputShape() { return inputShape; } };
