@@ -285,6 +285,10 @@ class JobSnapshotView(APIView):
         if job is None:
             raise Http404("No such job.")
         root = services.job_workdir(job.pk)
+        if snapshot.latest(root) is None:
+            return Response({"detail": f"Job {job.pk} has no snapshot (it is {job.status}); snapshots are taken "
+                                       "while a classifier trains, and its exports are under artifacts/."},
+                            status=status.HTTP_409_CONFLICT)
         if path not in snapshot.served_files(root):
             raise Http404("No such snapshot file; a newer snapshot may have replaced it.")
         target = (root / path).resolve()

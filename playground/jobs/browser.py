@@ -21,6 +21,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -67,11 +68,18 @@ def _digest(lease: str) -> str:
     return hashlib.sha256(lease.encode()).hexdigest()
 
 
+class NotABrowserJob(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_a_browser_job"
+
+
 def _owned_job(request, pk: int) -> Job:
     # Another user's job is a 404, never a 403; staff watch browser jobs but do not train them.
     job = Job.objects.filter(pk=pk, owner=request.user).first()
-    if job is None or job.engine != "browser":
-        raise Http404("No such browser job.")
+    if job is None:
+        raise Http404("No such job.")
+    if job.engine != "browser":
+        raise NotABrowserJob(f"Job {job.pk} trains on a server, not in a browser.")
     return job
 
 
@@ -144,22 +152,23 @@ class ClaimView(APIView):
 
 class ModelFileView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, pk: int, name: str):
+    def get(self, request, pk: int, path: str):
         """The issued model: model.json and its weight shards (initial weights)."""
         job = _owned_job(request, pk)
         files = engine.model_files(services.job_workdir(job.pk))
-        if name not in files:
+        if path not in files:
             raise Http404("No such model file.")
-        content_type = "application/json" if name.endswith(".json") else "application/octet-stream"
-        return FileResponse(open(files[name], "rb"), content_type=content_type)
+        content_type = "application/json" if path.endswith(".json") else "application/octet-stream"
+        return FileResponse(open(files[path], "rb"), content_type=content_type)
 
 
 class DataView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request, pk: int, split: str):
+    def get(self, request, pk: int, path: str):
         """One split of the job's data as a tensor bundle (x float32, y int32), with an ETag."""
         job = _owned_job(request, pk)
-        if split not in engine.SPLITS:
+        split = path.removesuffix(".bin")
+        if not path.endswith(".bin") or split not in engine.SPLITS:
             raise Http404("No such split.")
         facts_file = services.job_workdir(job.pk) / engine.FOLDER / "job.json"
         if not facts_file.exists():
@@ -364,8 +373,8 @@ def urlpatterns() -> list:
     base = "api/v1/jobs/<int:pk>/browser/"
     return [
         path(f"{base}claim/", ClaimView.as_view(), name="browser-claim"),
-        path(f"{base}model/<str:name>", ModelFileView.as_view(), name="browser-model"),
-        path(f"{base}data/<str:split>.bin", DataView.as_view(), name="browser-data"),
+        path(f"{base}model/<path:path>", ModelFileView.as_view(), name="browser-model"),
+        path(f"{base}data/<path:path>", DataView.as_view(), name="browser-data"),
         path(f"{base}events/", EventsView.as_view(), name="browser-events"),
         path(f"{base}checkpoint/", CheckpointView.as_view(), name="browser-checkpoint"),
         path(f"{base}finish/", FinishView.as_view(), name="browser-finish"),

@@ -210,7 +210,7 @@ def test_a_tab_gone_quiet_can_be_continued_on_a_worker(api, claimed, settings, m
     assert response.status_code == 202
     assert response.json()["engine"] == "server" and response.json()["queue"] == "training"
     assert sent == [(job_id, "training")]
-    assert send(api, job_id, lease, epoch_event(2)).status_code == 404  # no longer a browser job
+    assert send(api, job_id, lease, epoch_event(2)).status_code == 409  # no longer a browser job
 
 
 def test_the_watchdog_leaves_a_quiet_browser_job_to_its_owner(api, claimed, monkeypatch):
