@@ -36,8 +36,8 @@ class GangSlotInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "owner", "recipe", "dataset", "status", "created_at", "finished_at", "best_epoch"]
-    list_filter = ["status", "recipe", "dataset", "precision"]
+    list_display = ["id", "owner", "recipe", "dataset", "status", "engine", "worker", "created_at", "finished_at", "best_epoch"]
+    list_filter = ["status", "engine", "recipe", "dataset", "precision"]
     search_fields = ["id", "owner__username", "recipe", "error"]
     readonly_fields = [f.name for f in Job._meta.fields]
     inlines = [JobEventInline, GangSlotInline]
