@@ -26,13 +26,16 @@ def test_the_catalog_lists_every_recipe_with_its_datasets_and_hyperparameter_sch
     assert names[:3] == ["mlp", "lenet", "fizzbuzz"] and len(set(names)) == len(names)
     for entry in catalog:
         assert set(entry) == {"name", "title", "task", "description", "datasets",
-                              "default_dataset", "hyperparameters", "try_page"}
+                              "default_dataset", "hyperparameters", "try_page", "engines"}
         assert entry["task"] in {"classification", "generation", "recommendation", "translation"}
         assert entry["default_dataset"] in entry["datasets"]
         assert len(entry["description"].splitlines()) == 2
         for schema in entry["hyperparameters"].values():
             assert {"type", "default", "help"} <= set(schema)
             assert None not in schema.values()
+    engines = {entry["name"]: entry["engines"] for entry in catalog}
+    assert engines["mlp"] == engines["lenet"] == engines["fizzbuzz"] == ["server", "browser"]
+    assert engines["dcgan"] == engines["seq2seq"] == engines["matrix_factorization"] == ["server"]
     mlp = catalog[0]["hyperparameters"]
     assert mlp["optimizer"]["choices"] == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
     assert mlp["epochs"]["min"] == 1 and mlp["epochs"]["max"] == 500
