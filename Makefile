@@ -30,6 +30,9 @@ $(VENDOR)/.stamp: package.json package-lock.json Makefile
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	cp node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js.map $(VENDOR)/
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map $(VENDOR)/
+	cp node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js.map \
+	   node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm \
+	   node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm $(VENDOR)/
 	touch $@
 
 vendor: $(VENDOR)/.stamp
