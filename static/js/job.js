@@ -335,5 +335,92 @@ $("cancel")?.addEventListener("click", async () => {
   }
 });
 
+// ---- a browser job (docs/browser-training.md) ----------------------------------------------
+// A queued one is claimed and trained by this tab (./browser_engine.js); its events come back
+// through the socket like a worker's. A running one trains in another tab, or that tab went
+// away (browser_stopped) and the job can continue on a server worker.
+const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]").value;
+
+function showEngine(text) {
+  $("engine-box").hidden = false;
+  $("engine-text").textContent = text;
+}
+
+function engineText({ state: phase, backend, samplesPerS }) {
+  const speed = samplesPerS ? ` · ${Math.round(samplesPerS)} samples/s` : "";
+  switch (phase) {
+    case "claiming": return "Claiming this job for this browser…";
+    case "loading": return "Loading the model and the data into this browser…";
+    case "training": return `Training in this browser on ${backend}${speed}. Keep this tab open.`;
+    case "uploading": return `Trained in this browser on ${backend}${speed}; the server is testing and exporting the weights…`;
+    case "finished": return `Trained in this browser on ${backend}${speed}.`;
+    case "stopping": case "stopped": return "Stopped in this browser after the cancel.";
+    default: return phase;
+  }
+}
+
+async function trainHere() {
+  // times: when each phase began (ms since the page loaded), for the tests and benchmarks.
+  const engine = { state: "claiming", backend: null, samplesPerS: null, error: null, times: {} };
+  window.playground.engine = engine;
+  const update = (changes) => {
+    Object.assign(engine, changes);
+    engine.times[engine.state] ??= Math.round(performance.now());
+    showEngine(engineText(engine));
+  };
+  update({});
+  try {
+    const { trainInBrowser } = await import("./browser_engine.js");
+    const result = await trainInBrowser(job.id, {
+      csrf: csrf(), backend: new URLSearchParams(location.search).get("backend"),
+      onState: (phase) => update({ state: phase }),
+      onBackend: (backend) => update({ backend }),
+      onSpeed: (samplesPerS) => update({ samplesPerS }),
+    });
+    if (result === "taken") return watchOtherBrowser();
+    update({ state: result });
+  } catch (error) {
+    update({ state: "failed", error: error.message });
+    showEngine("Training in this browser stopped.");
+    banner(`Training in this browser stopped: ${error.message}`, "error");
+  }
+}
+
+// Another tab trains it: the job says when that tab has gone quiet.
+async function watchOtherBrowser() {
+  showEngine("Training in another browser.");
+  while (!FINISHED.has(state.status)) {
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const response = await fetch(urls.job, { headers: { Accept: "application/json" } });
+    if (!response.ok) continue;
+    const current = await response.json();
+    if (current.engine !== "browser") return;
+    if (current.browser_stopped) return showStopped(current.browser_stopped);
+  }
+}
+
+function showStopped({ epoch }) {
+  showEngine(`The browser stopped at epoch ${epoch}.`);
+  const button = $("continue");
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const response = await fetch(`/api/v1/jobs/${job.id}/continue/`, { method: "POST", headers: { "X-CSRFToken": csrf() } });
+    if (response.ok) {
+      button.hidden = true;
+      showEngine(`The browser stopped at epoch ${epoch}; continuing on a server worker from there.`);
+    } else {
+      banner(`Could not continue on a server worker: ${(await response.json().catch(() => ({}))).detail || response.status}`, "error");
+      button.disabled = false;
+    }
+  });
+}
+
 showStatus(job.status);
 window.playground.live = live(urls.ws, { after: 0, onSnapshot, onEvent, onState: showConnection($("connection")) });
+if (job.engine === "browser" && $("engine-box")) {
+  if (job.browser_stopped) showStopped(job.browser_stopped);
+  else if (job.status === "queued") trainHere();
+  else if (job.status === "running") watchOtherBrowser();
+  else if (job.status === "succeeded") showEngine("Trained in a browser.");
+}
