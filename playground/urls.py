@@ -25,8 +25,8 @@ urlpatterns = [
     path("api/v1/recipes/", RecipeListView.as_view(), name="recipe-list"),
     path("api/v1/jobs/<int:pk>/artifacts/<path:path>", JobArtifactView.as_view(), name="job-artifact"),
     path("api/v1/jobs/<int:pk>/snapshot/<path:path>", JobSnapshotView.as_view(), name="job-snapshot"),
-    *serving.urlpatterns(),
-    *browser.urlpatterns(),  # jobs that train in the browser (docs/browser-training.md)  # each recipe's own actions (Recipe.actions)
+    *serving.urlpatterns(),  # each recipe's own actions (Recipe.actions)
+    *browser.urlpatterns(),  # jobs that train in the browser (docs/browser-training.md)
     path("api/v1/races/", api_races.RaceCreateView.as_view(), name="race-create"),
     path("api/v1/races/<int:pk>/", api_races.RaceDetailView.as_view(), name="race-detail"),
     path("api/v1/", include(router.urls)),

@@ -57,7 +57,8 @@ def engine_errors(spec, engine_name: str) -> list[str]:
 
 def browser_stopped(job: Job) -> dict | None:
     """`{epoch, at}` for a running browser job whose tab went quiet; else None."""
-    if job.engine != "browser" or job.status != Status.RUNNING or job.heartbeat_at is None:
+    # A job whose lease is spent is finishing on the server (its weights arrived): not stopped.
+    if job.engine != "browser" or job.status != Status.RUNNING or job.heartbeat_at is None or not job.browser_lease:
         return None
     if timezone.now() - job.heartbeat_at < timedelta(seconds=settings.PLAYGROUND_BROWSER_TIMEOUT_S):
         return None
@@ -86,12 +87,14 @@ def _owned_job(request, pk: int) -> Job:
 def _leased_job(request, pk: int) -> tuple[Job | None, Response | None]:
     """The job if the request carries its lease and it is still running; else the refusal."""
     job = _owned_job(request, pk)
-    lease = request.META.get(LEASE_HEADER, "")
-    if not lease or not job.browser_lease or not secrets.compare_digest(_digest(lease), job.browser_lease):
-        return None, _refused("Only the tab that claimed this job may send for it (the X-Browser-Lease "
-                              "header from its claim).", status.HTTP_403_FORBIDDEN)
     if job.status != Status.RUNNING:
         return None, _refused(f"Job {job.pk} is {job.status}; it takes nothing more.")
+    lease = request.META.get(LEASE_HEADER, "")
+    if not job.browser_lease:
+        return None, _refused(f"Job {job.pk} is finishing: its weights arrived; it takes nothing more.")
+    if not lease or not secrets.compare_digest(_digest(lease), job.browser_lease):
+        return None, _refused("Only the tab that claimed this job may send for it (the X-Browser-Lease "
+                              "header from its claim).", status.HTTP_403_FORBIDDEN)
     return job, None
 
 

@@ -129,8 +129,8 @@ def test_the_tab_trains_and_the_server_tests_and_exports_its_weights(api, claime
     assert {a["variant"] for a in job.artifacts if a["kind"] == "tfjs"} == {"float32", "float16", "uint8"}
     assert job.run_info["devices"] == ["browser"]
     assert list(job.events.filter(type="epoch").values_list("data__epoch", flat=True)) == [1, 2]
-    # The lease is spent: nothing more is taken.
-    assert send(api, job_id, lease, {"type": "log", "data": {"message": "late"}}).status_code == 403
+    # Finished: nothing more is taken.
+    assert send(api, job_id, lease, {"type": "log", "data": {"message": "late"}}).status_code == 409
 
 
 @pytest.mark.parametrize("event, status, field", [
@@ -192,7 +192,7 @@ def test_a_cancel_elsewhere_reaches_the_tab_which_stops_the_job(api, claimed):
     assert send(api, job_id, lease, epoch_event(1)).json()["cancel"] is True
     assert api.post(f"/api/v1/jobs/{job_id}/browser/stopped/", HTTP_X_BROWSER_LEASE=lease).status_code == 202
     assert Job.objects.get(pk=job_id).status == "cancelled"
-    assert send(api, job_id, lease, epoch_event(2)).status_code == 403
+    assert send(api, job_id, lease, epoch_event(2)).status_code == 409
 
 
 def test_a_tab_gone_quiet_can_be_continued_on_a_worker(api, claimed, settings, monkeypatch):
