@@ -3,33 +3,16 @@ tab uploaded, over real HTTP, and every epoch is reported once. The tab is playe
 from __future__ import annotations
 
 import json
-import math
 import time
 
-import numpy as np
 import psycopg
 import pytest
 import requests
 
-from trainer import browser as engine
+from tests.support.browser_tab import issued_weights
 
 pytestmark = pytest.mark.integration
 HP = {"hidden_layers": [16], "epochs": 3, "batch_size": 64, "seed": 5, "learning_rate": 0.1}
-
-
-def issued_weights(stack, claimed: dict) -> bytes:
-    get = lambda path: requests.get(f"{stack.base_url}{path}", headers=stack.headers(), timeout=30)  # noqa: E731
-    model = get(claimed["model_url"]).json()
-    base = claimed["model_url"].rsplit("/", 1)[0]
-    tensors = []
-    for group in model["weightsManifest"]:
-        raw = b"".join(get(f"{base}/{p}").content for p in group["paths"])
-        offset = 0
-        for spec in group["weights"]:
-            count = math.prod(spec["shape"])
-            tensors.append((spec["name"], np.frombuffer(raw, "<f4", count, offset).reshape(spec["shape"])))
-            offset += 4 * count
-    return engine.encode_bundle(tensors)
 
 
 def test_a_stopped_tabs_job_finishes_on_a_worker_from_its_last_checkpoint(stack, database_url):
@@ -45,7 +28,8 @@ def test_a_stopped_tabs_job_finishes_on_a_worker_from_its_last_checkpoint(stack,
                          json={"events": [{"type": "epoch", "data": epoch}]})
     assert sent.status_code == 200, sent.text
     assert requests.put(f"{stack.base_url}/api/v1/jobs/{job['id']}/browser/checkpoint/?epoch=1",
-                        data=issued_weights(stack, claimed), timeout=30,
+                        data=issued_weights(claimed["model_url"], lambda url: requests.get(
+                            f"{stack.base_url}{url}", headers=headers, timeout=30).content), timeout=30,
                         headers={**lease, "Content-Type": "application/octet-stream"}).status_code == 204
     # The tab closes: its last word is an hour old.
     with psycopg.connect(database_url) as conn:

@@ -3,7 +3,6 @@ claim, model, data, events, checkpoints, finish, refusals, and continuing on a w
 from __future__ import annotations
 
 import json
-import math
 from datetime import timedelta
 
 import numpy as np
@@ -13,6 +12,7 @@ from django.utils import timezone
 from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
+from tests.support.browser_tab import issued_weights
 from trainer import browser as engine
 from trainer.checkpoint import resume_point
 
@@ -46,18 +46,7 @@ def epoch_event(epoch, loss=1.0, epochs=2):
 
 
 def initial_weights(api, claimed) -> bytes:
-    """The issued model's own weights, bundled the way a tab uploads them."""
-    model = json.loads(b"".join(api.get(claimed["model_url"]).streaming_content))
-    base = claimed["model_url"].rsplit("/", 1)[0]
-    tensors = []
-    for group in model["weightsManifest"]:
-        raw = b"".join(b"".join(api.get(f"{base}/{p}").streaming_content) for p in group["paths"])
-        offset = 0
-        for spec in group["weights"]:
-            count = math.prod(spec["shape"])
-            tensors.append((spec["name"], np.frombuffer(raw, "<f4", count, offset).reshape(spec["shape"])))
-            offset += 4 * count
-    return engine.encode_bundle(tensors)
+    return issued_weights(claimed["model_url"], lambda url: b"".join(api.get(url).streaming_content))
 
 
 @pytest.fixture
