@@ -277,7 +277,7 @@ class JobArtifactView(APIView):
 class JobSnapshotView(APIView):
     """A file of a running job's latest TF.js snapshot (trainer.snapshot), for the try pages."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT})
     def get(self, request, pk: int, path: str):
         from trainer import snapshot
 

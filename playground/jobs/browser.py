@@ -154,7 +154,7 @@ class ClaimView(APIView):
 
 
 class ModelFileView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT})
     def get(self, request, pk: int, path: str):
         """The issued model: model.json and its weight shards (initial weights)."""
         job = _owned_job(request, pk)
@@ -166,7 +166,7 @@ class ModelFileView(APIView):
 
 
 class DataView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT})
     def get(self, request, pk: int, path: str):
         """One split of the job's data as a tensor bundle (x float32, y int32), with an ETag."""
         job = _owned_job(request, pk)
