@@ -107,9 +107,9 @@ class Page:
         """Why `job` cannot be tried here ("" when it can), in words a user can act on;
         `recipes` are those that declare this page."""
         if job.recipe not in recipes or (self.datasets is not None and job.dataset not in self.datasets):
-            on = f" on {_either(self.datasets)}" if self.datasets else ""
+            on = f" on {either(self.datasets)}" if self.datasets else ""
             return (f"Job #{job.pk} trained {job.recipe} on {job.dataset}; this page {self.does}, so it needs "
-                    f"{_article(recipes[0])} {_either(recipes)} job{on}.")
+                    f"{article(recipes[0])} {either(recipes)} job{on}.")
         if job.status == "running" and self.live:
             if job.snapshot is None:
                 return (f"Job #{job.pk} is training; this page works from its first snapshot, taken after an "
@@ -156,12 +156,14 @@ class Action:
         return _resolve(getattr(self, hook))
 
 
-def _either(names) -> str:
+def either(names) -> str:
+    """ "a", "a or b", "a, b or c": for messages that name recipes or datasets."""
     names = list(names)
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def _article(name: str) -> str:
+def article(name: str) -> str:
+    """ "a" or "an" before a recipe name read aloud."""
     # Read aloud: "an mlp" (em-el-pee), "a lenet", "a seq2seq", "an xor".
     vowel_sound = name[0] in "aeio" or (name[0] in "fhlmnrsx" and len(name) > 1 and name[1] not in "aeiou")
     return "an" if vowel_sound else "a"

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from playground.jobs import services
 from trainer.artifacts import Artifact
 from trainer.recipes import actions
-from trainer.serving import ActionRefused, JobView
+from trainer.serving import ActionRefused, JobView, article, either
 
 
 def job_view(job) -> JobView:
@@ -47,7 +47,7 @@ def action_view(name: str):
     """Returns the APIView of the action called `name`."""
     action, recipes = actions()[name]
     request_serializer = action.resolve("request")
-    either = " or ".join(recipes)
+    needed = f"{article(recipes[0])} {either(recipes)}"
 
     class ActionView(APIView):
         @extend_schema(request=request_serializer, operation_id=f"jobs_{name}_create", description=action.summary,
@@ -57,7 +57,7 @@ def action_view(name: str):
             # Another user's job is not visible: 404, never 403.
             job = get_object_or_404(services.visible_jobs(request.user), pk=pk)
             if job.recipe not in recipes:
-                return _refused(f"Job {job.pk} trained {job.recipe}; {name} needs {_a(either)} {either} job.")
+                return _refused(f"Job {job.pk} trained {job.recipe}; {name} needs {needed} job.")
             if job.status != job.Status.SUCCEEDED:
                 return _refused(f"Job {job.pk} is {job.status}; {name} needs a succeeded {job.recipe} job.")
             served = job_view(job)
@@ -76,10 +76,6 @@ def action_view(name: str):
 
 def _refused(detail: str, code: int = status.HTTP_409_CONFLICT) -> Response:
     return Response({"detail": detail}, status=code)
-
-
-def _a(name: str) -> str:
-    return "an" if name[:1] in "aeiou" else "a"
 
 
 def urlpatterns() -> list:
