@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -71,6 +72,10 @@ async def test_live_events_arrive_promptly_and_in_order(alice, server_loop):
     job = await new_job(alice)
     ws = communicator(f"/ws/jobs/{job.pk}/?after=1", await token_for(alice))
     await ws.connect()
+    # Wait for the snapshot itself: under CI load it came later than a fixed 0.2 s of quiet and
+    # was then taken for the first live event.
+    snapshot = await ws.receive_json_from(timeout=10)
+    assert snapshot["type"] == "snapshot"
     await receive_all(ws, timeout=0.2)
 
     def emit():
@@ -87,7 +92,8 @@ async def test_live_events_arrive_promptly_and_in_order(alice, server_loop):
     thread.start()
     received = [await ws.receive_json_from(timeout=2) for _ in range(3)]
     elapsed = time.monotonic() - started
-    thread.join()
+    # Joined off the loop: a blocking join here starved the emitter's broadcasts (5 s timeouts).
+    await asyncio.to_thread(thread.join)
 
     assert [(m["seq"], m["type"], m["data"]["epoch"]) for m in received] == [(2, "epoch", 1), (3, "epoch", 2), (4, "epoch", 3)]
     # The cross-loop trap (DESIGN.md) delivered each message ~10 s late; this guards against it.
