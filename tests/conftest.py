@@ -49,6 +49,14 @@ def api(alice) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's 1,000,000 rounds cost 0.46 s a hash here, once per user a test makes and again per
+    # log-in: about 0.5 s of setup for most tests, 5-6 min of CI. The servers that integration
+    # and browser tests start keep the real hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
