@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from playground.accounts.models import ShareLink
 from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
-from playground.jobs.browser import engine_errors
+from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
+from playground.jobs.models import JobGroup
 from playground.jobs.serializers import JobSerializer
 from trainer.recipes import recipe_catalog
 
@@ -46,11 +47,14 @@ def play(request, recipe: str):
         if fork_errors:
             errors["parent"], spec = fork_errors, None
         engine = data.get("engine", "server")
-        if spec is not None and (engine_refused := engine_errors(spec, engine)):
+        # "race": the same job in this browser and on a server worker, on one chart.
+        engines = list(ENGINES) if engine == "race" else [engine]
+        if spec is not None and (engine_refused := [e for name in engines for e in engine_errors(spec, name)]):
             quota_error, spec, status = " ".join(engine_refused), None, 400
         elif spec is not None:
             try:
-                job = services.submit_job(request.user, spec, engine=engine, **fork)
+                jobs = services.submit_jobs(request.user, [spec] * len(engines), engines=engines, **fork,
+                                            group_kind=JobGroup.KIND_ENGINES if engine == "race" else None)
             except services.SubmissionRefused as exc:
                 status = exc.status
                 epochs = exc.errors.get("hyperparameters", {})
@@ -61,7 +65,9 @@ def play(request, recipe: str):
                 else:
                     quota_error = " ".join(exc.messages())
             else:
-                return redirect("job-detail", pk=job.pk)
+                if engine == "race":
+                    return redirect("race", pk=jobs[0].group_id)
+                return redirect("job-detail", pk=jobs[0].pk)
         elif not quota_error:
             status = 400
     hp_fields, top = form_fields(recipe_info, data, errors)

@@ -1,5 +1,6 @@
-"""Optimizer races: POST /api/v1/races/ starts one recipe with several optimizers on the same
-seed, as a group of jobs; GET /api/v1/races/<id>/ returns the group and its jobs."""
+"""Races: POST /api/v1/races/ starts one recipe with several optimizers on the same seed, or one
+job on both engines (browser and server), as a group of jobs; GET /api/v1/races/<id>/ returns the
+group and its jobs."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
 from playground.jobs import services
 from playground.jobs.api import refusal_response
+from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.models import JobGroup
 from playground.jobs.serializers import SPEC_FIELDS, JobSerializer
 from trainer.recipes import RECIPES
@@ -29,12 +31,17 @@ class RaceCreateSerializer(serializers.Serializer):
     strategy = serializers.CharField(required=False)
     optimizers = serializers.ListField(child=serializers.CharField(), required=False,
                                        help_text=f"Default {list(RACE_OPTIMIZERS)}; 2 to 5 distinct names.")
+    engines = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="Instead of optimizers: race the same job on these engines, "
+                                              '["browser", "server"]; the browser one trains in the tab that opens the race page.')
 
     def validate(self, attrs):
         data = self.initial_data
-        unknown = sorted(set(data) - {*SPEC_FIELDS, "optimizers"})
+        unknown = sorted(set(data) - {*SPEC_FIELDS, "optimizers", "engines"})
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        if "engines" in data:
+            return self._engine_race(data, attrs)
         optimizers = list(data.get("optimizers", RACE_OPTIMIZERS))
         recipe = RECIPES.get(data.get("recipe"))
         if recipe is not None and "optimizer" not in recipe.hyperparameters:
@@ -55,6 +62,21 @@ class RaceCreateSerializer(serializers.Serializer):
                     errors = {"optimizers": errors["hyperparameters"]["optimizer"]}
                 raise serializers.ValidationError(errors) from None
         attrs["specs"] = specs
+        return attrs
+
+    def _engine_race(self, data, attrs):
+        if "optimizers" in data:
+            raise serializers.ValidationError({"engines": ["Race optimizers or engines, not both."]})
+        engines = data["engines"]
+        if not isinstance(engines, list) or sorted(map(str, engines)) != sorted(ENGINES):
+            raise serializers.ValidationError({"engines": [f"Give both engines once each: {list(ENGINES)}."]})
+        try:
+            spec = validate_spec({k: data[k] for k in SPEC_FIELDS if k in data})
+        except SpecError as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        if refused := engine_errors(spec, "browser"):
+            raise serializers.ValidationError({"engines": refused})
+        attrs["specs"], attrs["engines"] = [spec] * len(engines), engines
         return attrs
 
 
@@ -78,11 +100,14 @@ class RaceCreateView(APIView):
 
     @extend_schema(request=RaceCreateSerializer, responses={201: RaceResponse, 429: OpenApiTypes.OBJECT})
     def post(self, request):
-        """Start an optimizer race: one job per optimizer, same recipe, data and seed."""
+        """Start a race: one job per optimizer (same recipe, data and seed), or with `engines` the
+        same job once in the browser and once on a worker."""
         body = RaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        engines = body.validated_data.get("engines")
         try:
-            jobs = services.submit_jobs(request.user, body.validated_data["specs"], group_kind=JobGroup.KIND_RACE)
+            jobs = services.submit_jobs(request.user, body.validated_data["specs"], engines=engines,
+                                        group_kind=JobGroup.KIND_ENGINES if engines else JobGroup.KIND_RACE)
         except services.SubmissionRefused as exc:
             return refusal_response(exc)
         group = jobs[0].group

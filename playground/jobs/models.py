@@ -8,9 +8,12 @@ from trainer.artifacts import Artifact
 
 
 class JobGroup(models.Model):
-    """Jobs submitted together, e.g. an optimizer race: one recipe, one seed, one optimizer each."""
+    """Jobs submitted together: an optimizer race (one recipe, one seed, one optimizer each) or an
+    engine race (one spec, trained in the browser and on a worker)."""
 
     KIND_RACE = "race"
+    # The same job once per engine (the browser against a server worker), on one wall-clock chart.
+    KIND_ENGINES = "engines"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_groups")
     kind = models.CharField(max_length=16, default=KIND_RACE)

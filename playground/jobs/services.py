@@ -117,11 +117,12 @@ def submission_errors(user, specs: list[JobSpec]) -> dict:
 
 
 def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, checked_by=None,
-                **fields) -> list[Job]:
+                engines: list[str] | None = None, **fields) -> list[Job]:
     """The one way a user submits: checks the limits (for `checked_by`, by default the owner),
     reserves the job slots and disk in the transaction that creates the jobs (and their
-    JobGroup, with `group_kind`), and queues them. Raises SubmissionRefused, keeping nothing,
-    or QueueUnavailable (create_job)."""
+    JobGroup, with `group_kind`), and queues them. `engines` gives each job its own engine
+    (an engine race); otherwise `fields` may name one for all. Raises SubmissionRefused,
+    keeping nothing, or QueueUnavailable (create_job)."""
     from playground.accounts import quotas
     from playground.jobs.models import JobGroup
 
@@ -135,6 +136,9 @@ def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, c
             quotas.reserve_disk(checked_by, specs)
             group = JobGroup.objects.create(owner=owner, kind=group_kind) if group_kind else None
             extra = {"group": group} if group is not None else {}
+            if engines is not None:
+                return [create_job(owner, spec, engine=engine, **extra, **fields)
+                        for spec, engine in zip(specs, engines, strict=True)]
             return [create_job(owner, spec, **extra, **fields) for spec in specs]
     except quotas.QuotaExceeded as exc:
         raise SubmissionRefused(detail=str(exc), status=exc.status) from None

@@ -58,3 +58,40 @@ def test_a_race_page_shows_reconnecting_and_draws_each_missed_epoch_once(site, p
     epochs = page.evaluate("Chart.getChart('race-chart').data.datasets.map((d) => d.data.map((p) => p.x))")
     assert epochs == [[1, 2, 3, 4, 5, 6]] * 2, "every epoch once, in order"
     assert page.console_errors == []
+
+
+def test_the_browser_races_the_server_on_one_chart_against_the_clock(site, page):
+    log_in(page, site)
+    page.goto(f"{site.base_url}/play/mlp/?hidden_layers=16&epochs=3&batch_size=64&learning_rate=0.01")
+
+    page.click("#race-engines")
+    page.wait_for_url("**/races/*/")
+    page.wait_for_function("() => Object.keys(window.playground.results).length === 2", timeout=120_000)
+
+    # This tab trained the browser's job; a worker trained the other; both drew every epoch.
+    assert page.evaluate("() => window.playground.engine.state") == "finished"
+    assert page.evaluate("() => window.playground.points") == {"server": 3, "browser": 3}
+    curves = page.evaluate("Chart.getChart('race-chart').data.datasets.map((d) => d.data.map((p) => p.x))")
+    assert all(xs == sorted(xs) and xs[0] > 0 for xs in curves), "seconds since the race began, rising"
+    results = page.evaluate("() => window.playground.results")
+    assert all(0.5 < r["accuracy"] <= 1 and r["elapsed_s"] > 0 for r in results.values()), results
+    rows = page.locator("tbody tr")
+    assert [rows.nth(i).locator(".racer").inner_text() for i in range(2)] == ["server", "browser"]
+    assert all(rows.nth(i).locator(".speed").inner_text() != "–" for i in range(2))
+    print("engine race (s to finish, test accuracy):", results)
+    screenshot(page, "race_engines")
+    assert page.console_errors == []
+
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        on_phone = phone.new_page()
+        log_in(on_phone, site)
+        on_phone.goto(page.url)
+        on_phone.wait_for_function("() => Object.keys(window.playground.results).length === 2")
+        # A finished race replays: no tab trains anything, every stored epoch is drawn once.
+        assert on_phone.evaluate("() => [window.playground.points, window.playground.engine]") == [
+            {"server": 3, "browser": 3}, None]
+        assert on_phone.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(on_phone, "race_engines_phone")
+    finally:
+        phone.close()

@@ -59,3 +59,78 @@ def test_another_users_race_is_a_404(alice, bob):
 
     assert client_for(bob).get(f"/api/v1/races/{race['id']}/").status_code == 404
     assert client_for(alice).get(f"/api/v1/races/{race['id']}/").json()["id"] == race["id"]
+
+
+def test_an_engine_race_queues_the_same_job_for_a_worker_and_for_a_browser(alice, monkeypatch,
+                                                                            django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr(services, "enqueue", lambda job_id, *args, **kwargs: sent.append(job_id))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(alice).post("/api/v1/races/", {
+            "recipe": "mlp", "engines": ["browser", "server"], "hyperparameters": {"epochs": 2, "seed": 5}}, format="json")
+
+    assert response.status_code == 201, response.json()
+    race = response.json()
+    assert race["kind"] == "engines"
+    jobs = list(Job.objects.filter(group_id=race["id"]).order_by("id"))
+    assert [job.engine for job in jobs] == ["browser", "server"]
+    assert jobs[0].hyperparameters == jobs[1].hyperparameters and jobs[0].hyperparameters["seed"] == 5
+    assert sent == [jobs[1].pk], "only the worker's job gets a task message"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"engines": ["browser"]}, "Give both engines once each"),
+    ({"engines": ["browser", "browser"]}, "Give both engines once each"),
+    ({"engines": ["browser", "gpu"]}, "Give both engines once each"),
+    ({"engines": ["browser", "server"], "optimizers": ["sgd", "adam"]}, "not both"),
+    ({"engines": ["browser", "server"], "precision": "mixed_float16"}, "A browser trains in float32"),
+    ({"recipe": "dcgan", "engines": ["browser", "server"]}, "dcgan trains only on a server"),
+])
+def test_an_engine_race_the_browser_cannot_run_is_a_400_at_engines(alice, body, message):
+    response = client_for(alice).post("/api/v1/races/", {"recipe": "mlp", **body}, format="json")
+
+    assert response.status_code == 400
+    assert message in " ".join(response.json()["engines"])
+    assert Job.objects.count() == 0
+
+
+def test_the_play_forms_race_button_starts_an_engine_race_and_opens_its_page(alice, monkeypatch):
+    monkeypatch.setattr(services, "enqueue", lambda *args, **kwargs: None)
+    client = client_for(alice)
+    client.force_login(alice)
+
+    response = client.post("/play/mlp/", {"dataset": "digits", "epochs": "2", "engine": "race"})
+
+    assert response.status_code == 302, response.content
+    jobs = list(Job.objects.order_by("id"))
+    assert [job.engine for job in jobs] == ["server", "browser"]
+    assert response["Location"] == f"/races/{jobs[0].group_id}/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert b"Browser against server" in page.content and b'id="race-engines"' not in page.content
+    config = page.context["config"]
+    assert config["kind"] == "engines" and [job["engine"] for job in config["jobs"]] == ["server", "browser"]
+    assert all(job["points"] == [] and job["after"] == 0 for job in config["jobs"]), "no epoch yet: replay all"
+
+
+def test_the_engine_race_page_draws_stored_epochs_against_seconds_since_the_race_began(alice, monkeypatch):
+    from playground.jobs import events
+
+    monkeypatch.setattr(services, "enqueue", lambda *args, **kwargs: None)
+    race = client_for(alice).post("/api/v1/races/", {"recipe": "mlp", "engines": ["server", "browser"]},
+                                  format="json").json()
+    server_job = race["jobs"][0]["id"]
+    for epoch, loss in ((1, 0.9), (2, 0.5)):
+        events.publish(server_job, "epoch", {"epoch": epoch, "epochs": 2, "samples_per_s": 900.0,
+                                             "logs": {"loss": loss, "val_loss": loss}})
+    client = client_for(alice)
+    client.force_login(alice)
+
+    config = client.get(race["page"]).context["config"]
+
+    points = config["jobs"][0]["points"]
+    assert [(p["epoch"], p["y"], p["samples_per_s"]) for p in points] == [(1, 0.9, 900.0), (2, 0.5, 900.0)]
+    assert 0 <= points[0]["x"] <= points[1]["x"] < 60
+    assert config["jobs"][0]["after"] == 3 and config["jobs"][1]["points"] == []
+    assert config["server_now_ms"] >= config["started_ms"]
