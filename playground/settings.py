@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "playground.ops",
     "playground.demos",
     "playground.accounts",
+    "playground.datasets",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,24 @@ PLAYGROUND_BODY_LIMITS: dict[str, int] = {
     # Events are small and frequent: a batch of 50 is a few KiB.
     "/api/v1/jobs/*/browser/events/": 64 * 1024,
 }
+
+# Uploaded datasets (playground/datasets): the largest file one upload may be (the API and the
+# /datasets/ page; the body limit adds 1 MiB for the multipart framing), what a zip may hold
+# (entries, bytes once decompressed, decompressed/compressed ratio: a zip bomb of 1 GB of zeros
+# is ~1 MB, ratio ~1000, while zips of PNG/JPEG photos stay near 1), and how many stored bytes
+# all of a user's datasets may keep (staff exempt). 0 turns a cap off.
+PLAYGROUND_DATASET_MAX_UPLOAD_BYTES = env_int("PLAYGROUND_DATASET_MAX_UPLOAD_BYTES", 50_000_000)
+PLAYGROUND_DATASET_MAX_ENTRIES = env_int("PLAYGROUND_DATASET_MAX_ENTRIES", 20_000)
+PLAYGROUND_DATASET_MAX_UNCOMPRESSED_BYTES = env_int("PLAYGROUND_DATASET_MAX_UNCOMPRESSED_BYTES", 500_000_000)
+PLAYGROUND_DATASET_MAX_RATIO = env_int("PLAYGROUND_DATASET_MAX_RATIO", 100)
+PLAYGROUND_USER_DATASET_QUOTA_BYTES = env_int("PLAYGROUND_USER_DATASET_QUOTA_BYTES", 1_000_000_000)
+if min(PLAYGROUND_DATASET_MAX_UPLOAD_BYTES, PLAYGROUND_DATASET_MAX_ENTRIES, PLAYGROUND_DATASET_MAX_UNCOMPRESSED_BYTES,
+       PLAYGROUND_DATASET_MAX_RATIO, PLAYGROUND_USER_DATASET_QUOTA_BYTES) < 0:
+    raise ImproperlyConfigured("The PLAYGROUND_DATASET_* limits and PLAYGROUND_USER_DATASET_QUOTA_BYTES must be "
+                               "0 (no limit) or more.")
+if PLAYGROUND_DATASET_MAX_UPLOAD_BYTES:
+    PLAYGROUND_BODY_LIMITS.update(dict.fromkeys(("/api/v1/datasets/", "/datasets/"),
+                                                PLAYGROUND_DATASET_MAX_UPLOAD_BYTES + (1 << 20)))
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"

@@ -7,11 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from playground.accounts.urls import share_urlpatterns
+from playground.datasets.api import DatasetViewSet
 from playground.jobs import api_races, browser, serving
 from playground.jobs.api import JobArtifactView, JobSnapshotView, JobViewSet, RecipeListView
 
 router = DefaultRouter()
 router.register("jobs", JobViewSet, basename="job")
+router.register("datasets", DatasetViewSet, basename="dataset")
 
 handler404 = "playground.errors.page_not_found"
 handler500 = "playground.errors.server_error"  # JSON under /api/, a plain page elsewhere
@@ -35,6 +37,7 @@ urlpatterns = [
     # scripts); drf-spectacular's template still has one inline <style>.
     path("api/docs/", csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="schema")),
          name="api-docs"),
+    path("", include("playground.datasets.urls")),
     path("", include("playground.ops.urls")),
     path("", include("playground.demos.urls")),
 ]

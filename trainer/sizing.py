@@ -66,14 +66,21 @@ class ModelSize:
         return self.activation_bytes // self.batch_size
 
 
-def dataset_shape(spec: JobSpec) -> tuple[tuple[int, ...], int]:
+def dataset_shape(spec: JobSpec, shape: tuple[tuple[int, ...], int] | None = None) -> tuple[tuple[int, ...], int]:
     """Returns `(input_shape, num_classes)` of the spec's dataset, without loading it.
+
+    Args:
+        spec: a validated job spec.
+        shape: `(input_shape, num_classes)` known by the caller (an uploaded dataset, whose
+            figures the web side keeps); None looks the dataset up in the registry.
 
     Raises:
         UnsizedDataset: a dataset registered without a `shape`.
     """
     from trainer.datasets import DATASETS
 
+    if shape is not None:
+        return tuple(shape[0]), shape[1]
     info = DATASETS.get(spec.dataset)
     shape = info.shape_for(spec.hyperparameters) if info else None
     if shape is None:
@@ -81,23 +88,26 @@ def dataset_shape(spec: JobSpec) -> tuple[tuple[int, ...], int]:
     return shape
 
 
-def count(spec: JobSpec) -> ModelCount:
-    """Returns the recipe's `ModelCount` for the spec's hyperparameters and dataset."""
+def count(spec: JobSpec, shape: tuple[tuple[int, ...], int] | None = None) -> ModelCount:
+    """Returns the recipe's `ModelCount` for the spec's hyperparameters and dataset (`shape`:
+    as for `dataset_shape`)."""
     recipe = get_recipe(spec.recipe)
-    input_shape, num_classes = dataset_shape(spec)
+    input_shape, num_classes = dataset_shape(spec, shape)
     return recipe.count({**recipe.defaults(), **spec.hyperparameters}, input_shape, num_classes)
 
 
-def estimate(spec: JobSpec, retention: Retention | None = None) -> ModelSize:
+def estimate(spec: JobSpec, retention: Retention | None = None,
+             shape: tuple[tuple[int, ...], int] | None = None) -> ModelSize:
     """Returns what training `spec` takes in memory and on disk, without TensorFlow.
 
     Args:
         spec: a validated job spec.
         retention: the per-epoch checkpoints the run keeps, as given to `trainer.run.train`;
             None keeps every epoch's (train()'s default too).
+        shape: as for `dataset_shape`.
     """
     hp: dict[str, Any] = {**get_recipe(spec.recipe).defaults(), **spec.hyperparameters}
-    counted = count(spec)
+    counted = count(spec, shape)
     slots = OPTIMIZER_SLOTS[hp["optimizer"]] * counted.trainable
     retention = retention or Retention(keep_every=1, keep_last=0)
     h5 = BYTES_PER_FLOAT * (counted.exported + (slots if counted.exports_optimizer else 0))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trainer import user_data
 from trainer.recipes import RECIPES
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
@@ -25,7 +26,7 @@ class JobSpec:
 
     Attributes:
         recipe: a key of `trainer.recipes.RECIPES`.
-        dataset: one of the recipe's datasets.
+        dataset: one of the recipe's datasets, or "user:<id>" (an upload, `trainer.user_data`).
         hyperparameters: every hyperparameter of the recipe, validated, defaults filled in.
         precision: "float32", "mixed_float16", "mixed_bfloat16" or "auto".
         strategy: "default" (one device), "mirrored" (all the worker's GPUs, or its logical
@@ -94,6 +95,14 @@ def validate_spec(data: Mapping[str, Any]) -> JobSpec:
     if recipe is not None:
         if dataset is None:
             dataset = recipe.default_dataset
+        elif isinstance(dataset, str) and dataset.startswith(user_data.PREFIX):
+            # Which uploads exist, whose they are and of which kind is the web side's to say.
+            if not recipe.user_data:
+                errors["dataset"] = [f"Recipe {recipe.name} does not train on uploaded datasets. "
+                                     f"Choose one of: {', '.join(recipe.datasets)}."]
+            elif user_data.dataset_id(dataset) is None:
+                errors["dataset"] = [f"Invalid dataset {dataset!r}: an uploaded dataset is named "
+                                     "user:<id>, its id from GET /api/v1/datasets/."]
         elif dataset not in recipe.datasets:
             errors["dataset"] = [
                 f"Unknown dataset {dataset!r} for recipe {recipe.name}. "

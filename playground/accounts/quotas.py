@@ -32,11 +32,13 @@ class DiskQuotaExceeded(QuotaExceeded):
 
 
 def train_samples(spec: JobSpec) -> int | None:
-    """Training samples per epoch of the spec's dataset (registered on it); None: unknown."""
+    """Training samples per epoch of the spec's dataset (registered on it, or an upload's
+    meta); None: unknown."""
+    from playground.datasets.services import train_samples_of
     from trainer.datasets import DATASETS
 
     info = DATASETS.get(spec.dataset)
-    return info.samples_per_epoch(spec.hyperparameters) if info else None
+    return info.samples_per_epoch(spec.hyperparameters) if info else train_samples_of(spec)
 
 
 def sample_epochs_error(user, spec: JobSpec) -> str | None:
@@ -145,8 +147,11 @@ def estimate(spec: JobSpec) -> sizing.ModelSize | None:
     """The spec's `trainer.sizing` estimate under the checkpoint retention jobs run with; None
     for a dataset sizing has no shape for (a test keeps every registered one listed), which is
     then not limited rather than answered with a 500."""
+    from playground.datasets.services import shape_of
+
     try:
-        return sizing.estimate(spec, checkpoint_retention())
+        # An upload's shape and classes come from its meta; registered datasets carry their own.
+        return sizing.estimate(spec, checkpoint_retention(), shape=shape_of(spec))
     except sizing.UnsizedDataset:
         return None
 

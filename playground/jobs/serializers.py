@@ -27,7 +27,8 @@ class JobCreateSerializer(serializers.Serializer):
     """Input of POST /api/v1/jobs/. Validation is trainer.spec.validate_spec, shared with the form."""
 
     recipe = RecipeNameField(help_text="Recipe name, see GET /api/v1/recipes/.")
-    dataset = serializers.CharField(required=False, help_text="One of the recipe's datasets; default: its default_dataset.")
+    dataset = serializers.CharField(required=False, help_text="One of the recipe's datasets (default: its default_dataset), or "
+                                    '"user:<id>", one of your uploads (GET /api/v1/datasets/).')
     hyperparameters = serializers.DictField(required=False, help_text="Name → value; unspecified ones take their defaults.")
     precision = PrecisionField(required=False, help_text="float32 (default), mixed_float16, mixed_bfloat16 or auto.")
     strategy = serializers.CharField(required=False, help_text="default, mirrored (all the worker's GPUs, or its logical CPUs) or mirrored:<n> (n devices).")

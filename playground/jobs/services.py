@@ -124,9 +124,14 @@ def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, c
     (an engine race); otherwise `fields` may name one for all. Raises SubmissionRefused,
     keeping nothing, or QueueUnavailable (create_job)."""
     from playground.accounts import quotas
+    from playground.datasets.services import job_dataset_error
     from playground.jobs.models import JobGroup
 
     checked_by = checked_by or owner
+    # An uploaded dataset ("user:<id>") must be the owner's and of a kind the recipe takes.
+    for spec, engine in zip(specs, engines or [fields.get("engine", "server")] * len(specs)):
+        if refused := job_dataset_error(owner, spec, engine):
+            raise SubmissionRefused({"dataset": [refused]})
     errors = submission_errors(checked_by, specs)
     if errors:
         raise SubmissionRefused(errors)
@@ -342,6 +347,7 @@ def fork_options(job: Job) -> dict:
 
 def run_job(job_id: int, worker: str) -> None:
     """Claim a job and train it. Called by the Celery task; never raises for training errors."""
+    from playground.datasets.services import train_dataset
     from playground.jobs.reporter import JobReporter
     from trainer.datasets import DatasetError
     from trainer.errors import TrainingFailed
@@ -369,7 +375,9 @@ def run_job(job_id: int, worker: str) -> None:
     try:
         spec = validate_spec(job.spec_dict())
         with leases.keep_alive(lease):
-            result = train(spec, reporter, workdir, reported_epochs=reported_epochs, **train_options(job))
+            # An upload is read through the storage here (trainer/ knows no Django); None: train() loads it.
+            result = train(spec, reporter, workdir, reported_epochs=reported_epochs, dataset=train_dataset(spec),
+                           **train_options(job))
         if reporter.lease_lost:
             raise LeaseLost
     except LeaseLost:

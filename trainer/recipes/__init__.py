@@ -68,6 +68,8 @@ class Recipe:
         count: `count(hp, input_shape, num_classes)` returns the `ModelCount` of the model
             `build` (or the recipe's runner) would make, without TensorFlow: submissions are
             sized in the web process, which must not allocate the weights it is to refuse.
+        user_data: kinds of uploaded datasets (`trainer.user_data.KINDS`) it trains on, named
+            in a job as "user:<id>"; () for none.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Recipe:
     pages: tuple[Page, ...] = ()
     actions: tuple[Action, ...] = ()
     count: Callable[[dict[str, Any], tuple[int, ...], int], ModelCount] | None = None
+    user_data: tuple[str, ...] = ()
 
     @property
     def try_page(self) -> str | None:

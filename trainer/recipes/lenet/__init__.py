@@ -65,4 +65,5 @@ RECIPE = Recipe(
     build=build_lenet,
     count=count_lenet,
     pages=(DIGITS_PAGE,),
+    user_data=("images",),
 )

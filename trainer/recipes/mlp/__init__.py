@@ -67,4 +67,5 @@ RECIPE = Recipe(
     build=build_mlp,
     count=count_mlp,
     pages=(DIGITS_PAGE,),
+    user_data=("images", "tabular"),
 )

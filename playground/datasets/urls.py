@@ -1,0 +1,8 @@
+from django.urls import path
+
+from playground.datasets import views
+
+urlpatterns = [
+    path("datasets/", views.datasets_page, name="datasets"),
+    path("datasets/<int:pk>/delete/", views.delete_dataset, name="dataset-delete"),
+]

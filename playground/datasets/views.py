@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from playground.datasets import ingest, services
+from playground.datasets.forms import UploadForm
+from trainer.sizing import format_bytes
+
+
+@login_required
+def datasets_page(request):
+    """Your datasets, and an upload form; the same checks and refusals as POST /api/v1/datasets/."""
+    form = UploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                dataset = services.create_dataset(request.user, form.cleaned_data["name"], upload.name, upload.read(),
+                                                  form.cleaned_data["kind"] or None, form.options())
+            except ingest.IngestError as exc:
+                form.add_error(exc.field if exc.field in form.fields else "file", exc.message)
+                status = exc.status
+            else:
+                messages.info(request, f"Uploaded “{dataset.name}” (version {dataset.version}): jobs name it "
+                                       f"user:{dataset.pk}.")
+                return redirect("datasets")
+        else:
+            status = 400
+    rows = [{"dataset": d, "bytes": format_bytes(d.size),
+             "classes": ", ".join(f"{c['name']} ({c['count']})" for c in d.meta.get("classes", []))}
+            for d in services.own_datasets(request.user)]
+    return render(request, "datasets/list.html", {"form": form, "rows": rows}, status=status)
+
+
+@login_required
+@require_POST
+def delete_dataset(request, pk: int):
+    dataset = get_object_or_404(services.own_datasets(request.user), pk=pk)
+    services.delete_dataset(dataset)
+    messages.info(request, f"Deleted “{dataset.name}” (version {dataset.version}).")
+    return redirect("datasets")

@@ -1,0 +1,99 @@
+"""Uploaded datasets: the stored `.npz` layout (this module is its only owner) and its loader.
+
+The web side validates an upload and converts it to arrays (playground/datasets/ingest.py), then
+stores `pack(...)`'s bytes through Django's storage; a worker opens that file through the same
+storage and hands `load(...)`'s `Dataset` to `trainer.run.train(dataset=...)`. Nothing here
+knows where the file lives, so the storage may be a folder or an S3 bucket.
+
+A job names one as `"user:<id>"`; a recipe trains on the kinds in its `Recipe.user_data`.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import IO
+
+import numpy as np
+
+from trainer.datasets import Dataset, DatasetError
+
+PREFIX = "user:"
+KINDS = ("images", "tabular")
+# The held-out test set: this fraction of each class (at least one sample of a class with two
+# or more), chosen by a fixed seed, so every job on the same upload is scored on the same samples.
+TEST_FRACTION = 0.2
+SPLIT_SEED = 0
+
+
+def dataset_id(name: str) -> int | None:
+    """Returns `<id>` of a dataset name `"user:<id>"`, or None for any other name."""
+    if not isinstance(name, str) or not name.startswith(PREFIX):
+        return None
+    number = name[len(PREFIX):]
+    return int(number) if number.isdigit() and not number.startswith("0") else None
+
+
+def dataset_name(pk: int) -> str:
+    """Returns the name a job spec uses for user dataset `pk`: `"user:<pk>"`."""
+    return f"{PREFIX}{pk}"
+
+
+def pack(kind: str, x: np.ndarray, y: np.ndarray, class_names: list[str]) -> bytes:
+    """Returns the stored form of an uploaded dataset: a compressed `.npz`.
+
+    Args:
+        kind: one of KINDS.
+        x: images as uint8 (n, height, width, channels), or float32 features (n, columns).
+        y: integer class labels (n,), indexes into `class_names`.
+        class_names: the classes, in label order.
+    """
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, kind=np.array(kind), x=x, y=y.astype(np.int64),
+                        class_names=np.array(class_names, dtype=str))
+    return buffer.getvalue()
+
+
+def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns `(train_indexes, test_indexes)`: TEST_FRACTION of each class held out, seeded."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    train, test = [], []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        held = max(1, round(len(members) * TEST_FRACTION)) if len(members) >= 2 else 0
+        test.append(members[:held])
+        train.append(members[held:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def split_sizes(y: np.ndarray) -> tuple[int, int]:
+    """Returns `(train_samples, test_samples)` that `load` will give for labels `y`."""
+    train, test = split(y)
+    return len(train), len(test)
+
+
+def load(file: IO[bytes] | bytes, name: str) -> Dataset:
+    """Returns the stored dataset as a `Dataset` with the deterministic test split of `split`.
+
+    Args:
+        file: the `.npz` written from `pack`'s bytes (an open binary file or the bytes).
+        name: the name the job knows it by, e.g. "user:7".
+
+    Raises:
+        DatasetError: the file is not a dataset this module wrote.
+    """
+    data = file if isinstance(file, (bytes, bytearray)) else file.read()
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            kind = str(arrays["kind"])
+            x, y = arrays["x"], arrays["y"].astype(np.int64)
+            class_names = [str(c) for c in arrays["class_names"]]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"Dataset {name} is not a readable uploaded dataset ({exc}); upload it again.") from exc
+    if kind not in KINDS or len(x) != len(y):
+        raise DatasetError(f"Dataset {name} is not a readable uploaded dataset (kind {kind!r}); upload it again.")
+    # Images are stored as bytes (4x smaller); training wants [0, 1] floats, as the built-in ones.
+    x = x.astype(np.float32) / 255.0 if kind == "images" else x.astype(np.float32)
+    train, test = split(y)
+    return Dataset(name=name, x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test],
+                   num_classes=len(class_names), input_shape=tuple(int(d) for d in x.shape[1:]),
+                   class_names=class_names)
