@@ -1,7 +1,8 @@
 """ASGI entry point: `uvicorn playground.asgi:application`.
 
 Besides HTTP and WebSocket it answers the ASGI lifespan protocol: at startup it routes event
-broadcasts through the server's own loop and, in embedded mode, starts the in-process worker.
+broadcasts through the server's own loop, imports TensorFlow and, in embedded mode, starts the
+in-process worker.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from playground.body_limit import BodyLimit  # noqa: E402
 from playground.jobs import events  # noqa: E402
 from playground.jobs.routing import websocket_urlpatterns  # noqa: E402
 from playground.jobs.ws_auth import TokenOrSessionAuth  # noqa: E402
+from trainer import import_tensorflow  # noqa: E402
 
 # Bodies are limited before Django reads them (playground/body_limit.py); WebSocket frames by
 # uvicorn's --ws-max-size.
@@ -37,6 +39,9 @@ async def application(scope, receive, send):
         message = await receive()
         if message["type"] == "lifespan.startup":
             events.use_loop(asyncio.get_running_loop())
+            # Before any request or the embedded worker can import it from another thread
+            # (trainer.import_tensorflow); off the loop, 4-6 s here, once per process.
+            await asyncio.get_running_loop().run_in_executor(None, import_tensorflow)
             if settings.EMBEDDED_WORKER:
                 from playground.embedded import EmbeddedWorker
 
