@@ -24,6 +24,15 @@ def own_datasets(user):
     return UserDataset.objects.filter(owner=user)
 
 
+def choices_for(user, recipe: dict) -> dict[str, str]:
+    """The user's datasets a recipe (a catalog entry) trains on, as form choices: "user:<id>"
+    → "name v2 (images, 120 samples)"; newest first."""
+    if not getattr(user, "is_authenticated", False) or not recipe.get("user_data"):
+        return {}
+    return {f"{user_data.PREFIX}{d.pk}": f"{d.name} v{d.version} (yours: {d.kind}, {d.meta.get('samples', '?')} samples)"
+            for d in own_datasets(user).filter(kind__in=recipe["user_data"])}
+
+
 def limits() -> ingest.Limits:
     return ingest.Limits(max_upload_bytes=settings.PLAYGROUND_DATASET_MAX_UPLOAD_BYTES,
                          max_entries=settings.PLAYGROUND_DATASET_MAX_ENTRIES,

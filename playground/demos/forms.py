@@ -85,14 +85,15 @@ def validate_submission(recipe: dict, data) -> tuple[Any, dict]:
     return (None if errors else spec), errors
 
 
-def form_fields(recipe: dict, data, errors: dict) -> tuple[list[Field], dict]:
-    """Hyperparameter fields and the top-level choices, prefilled from `data` (query or POST)."""
+def form_fields(recipe: dict, data, errors: dict, uploads: dict[str, str] | None = None) -> tuple[list[Field], dict]:
+    """Hyperparameter fields and the top-level choices, prefilled from `data` (query or POST);
+    `uploads` adds the user's own datasets the recipe takes ("user:<id>" → label)."""
     hp_fields = [
         Field(name, schema, data.get(name, schema["default"]), errors.get(name, []))
         for name, schema in recipe["hyperparameters"].items()
     ]
     top = {
-        "dataset": Field("dataset", dataset_schema(recipe["datasets"]),
+        "dataset": Field("dataset", dataset_schema(recipe["datasets"], uploads or {}),
                          data.get("dataset", recipe["default_dataset"]), errors.get("dataset", [])),
         "precision": Field("precision", {"type": "str", "choices": list(PRECISIONS)},
                            data.get("precision", "float32"), errors.get("precision", [])),
@@ -105,10 +106,10 @@ def form_fields(recipe: dict, data, errors: dict) -> tuple[list[Field], dict]:
     return hp_fields, top
 
 
-def dataset_schema(names: list[str]) -> dict:
+def dataset_schema(names: list[str], uploads: dict[str, str] | None = None) -> dict:
     """The dataset field, each choice saying whether it must be downloaded and whether this
     server already has it: a job on a dataset it cannot download fails in seconds, and the
-    form should say so before anyone presses Train."""
+    form should say so before anyone presses Train. `uploads` ("user:<id>" → label) follow."""
     from django.conf import settings
 
     from trainer import datasets
@@ -120,4 +121,5 @@ def dataset_schema(names: list[str]) -> dict:
             labels[name] = f"{name} (download: {'cached here' if cached else 'not cached yet'})"
     help = ("Datasets marked 'not cached yet' are downloaded by the worker on first use; without "
             "internet access such a job fails at once, saying where to put the files.") if labels else ""
-    return {"type": "str", "choices": names, "labels": labels, "help": help}
+    labels.update(uploads or {})
+    return {"type": "str", "choices": [*names, *(uploads or {})], "labels": labels, "help": help}

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from playground.accounts.models import ShareLink
+from playground.datasets.services import choices_for
 from playground.demos.forms import form_fields, validate_submission
 from playground.jobs import services
 from playground.jobs.browser import ENGINES, engine_errors
@@ -60,6 +61,8 @@ def play(request, recipe: str):
                 epochs = exc.errors.get("hyperparameters", {})
                 if isinstance(epochs, dict) and "epochs" in epochs:
                     errors["epochs"] = epochs["epochs"]
+                elif "dataset" in exc.errors:
+                    errors["dataset"] = exc.errors["dataset"]
                 elif "strategy" in exc.errors:
                     errors["strategy"] = exc.errors["strategy"]
                 else:
@@ -70,7 +73,7 @@ def play(request, recipe: str):
                 return redirect("job-detail", pk=jobs[0].pk)
         elif not quota_error:
             status = 400
-    hp_fields, top = form_fields(recipe_info, data, errors)
+    hp_fields, top = form_fields(recipe_info, data, errors, uploads=choices_for(request.user, recipe_info))
     context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors, "quota_error": quota_error,
                "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")}}
     return render(request, "demos/play.html", context, status=status)

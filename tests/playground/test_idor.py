@@ -1,6 +1,6 @@
 """IDOR suite: Bob, with a token and with a session, tries every URL that names one of Alice's
-jobs (or races, or API tokens), the job's WebSocket and forks of the job; each answers exactly
-as for an object that does not exist.
+jobs (or races, or API tokens, or uploaded datasets), the job's WebSocket, forks of the job and
+jobs on Alice's dataset; each answers exactly as for an object that does not exist.
 
 The URLs come from the URL resolver, not a hand-written list: an endpoint added later with a
 <pk>/<id>/<job_id> in its route is tried too, and fails here if it forgets the owner check.
@@ -22,15 +22,19 @@ from rest_framework.test import APIClient
 
 from playground.accounts.models import ApiToken, ShareLink
 from playground.asgi import application
+from playground.datasets.models import UserDataset
+from playground.datasets.services import create_dataset
 from playground.jobs import services
 from playground.jobs.models import Job, JobGroup
+from tests.playground.datasets.factories import csv_bytes
 from trainer.spec import validate_spec
 
 pytestmark = pytest.mark.django_db
 
 OBJECT_KWARGS = {"pk", "id", "job_id"}
 # What a route's id names when it is not a job: URL name → the World attribute holding Alice's one.
-OBJECT_OF_ROUTE = {"race": "group", "race-detail": "group", "api-token-revoke": "api_token"}
+OBJECT_OF_ROUTE = {"race": "group", "race-detail": "group", "api-token-revoke": "api_token",
+                   "dataset-detail": "dataset", "dataset-delete": "dataset"}
 ARTIFACT_FILES = ("tfjs/uint8/model.json", "tfjs/uint8/group1-shard1of1.bin")
 MISSING_ID = 987654
 
@@ -66,15 +70,19 @@ def _walk(patterns, prefix: str = ""):
             yield prefix + _route(entry.pattern), entry
 
 
+# DELETE last: the owner's DELETE removes the object that the other methods are tried on.
+METHOD_ORDER = ("get", "post", "put", "patch", "delete")
+
+
 def _methods(callback) -> tuple[str, ...]:
     """The HTTP methods a view answers: a viewset's routed actions, a class view's handlers; () for a
     function view, whose methods only a request can tell (see `methods_of`)."""
     if getattr(callback, "actions", None):
-        return tuple(sorted(method.upper() for method in callback.actions))
+        return tuple(m.upper() for m in METHOD_ORDER if m in callback.actions)
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is None:
         return ()
-    return tuple(m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m))
+    return tuple(m.upper() for m in METHOD_ORDER if hasattr(view_class, m))
 
 
 def methods_of(endpoint: Endpoint, client: Client, url: str) -> tuple[str, ...]:
@@ -107,14 +115,15 @@ class World:
     job: Job
     group: JobGroup
     api_token: ApiToken
+    dataset: UserDataset
     alice_token: str
     bob_token: str
 
 
 @pytest.fixture
 def world(alice, bob) -> World:
-    """Alice owns a succeeded job (TF.js files on disk, a share link), a race and an API token;
-    Bob owns a job of his own."""
+    """Alice owns a succeeded job (TF.js files on disk, a share link), a race, an API token and an
+    uploaded dataset; Bob owns a job and a dataset of his own."""
     group = JobGroup.objects.create(owner=alice)
     job = services.create_job(alice, validate_spec({"recipe": "mlp"}), group=group)
     workdir = services.job_workdir(job.pk)
@@ -127,9 +136,11 @@ def world(alice, bob) -> World:
     }])
     ShareLink.objects.create(job=job, created_by=alice)  # so that the owner's GET of it is a 200
     services.create_job(bob, validate_spec({"recipe": "mlp"}))
+    dataset = create_dataset(alice, "plants", "plants.csv", csv_bytes())
+    create_dataset(bob, "plants", "plants.csv", csv_bytes())  # the same name: ids, not names, find one
     api_token, alice_key = ApiToken.issue(alice, "laptop")
     _, bob_key = ApiToken.issue(bob, "laptop")
-    return World(Job.objects.get(pk=job.pk), group, api_token, alice_key, bob_key)
+    return World(Job.objects.get(pk=job.pk), group, api_token, dataset, alice_key, bob_key)
 
 
 def urls_for(endpoint: Endpoint, world: World, object_id: int | None = None) -> list[str]:
@@ -170,7 +181,8 @@ def test_the_resolver_yields_every_kind_of_object_endpoint():
     assert {"api/v1/jobs/<pk>/", "api/v1/jobs/<pk>/events/", "api/v1/jobs/<pk>/cancel/", "api/v1/jobs/<pk>/predict/",
             "api/v1/jobs/<pk>/artifacts/<path>", "api/v1/jobs/<pk>/translate/", "api/v1/jobs/<pk>/recommend/",
             "api/v1/races/<pk>/", "jobs/<pk>/", "races/<pk>/", "try/digits/<pk>/", "try/translate/<pk>/",
-            "try/gan/<pk>/", "try/recommend/<pk>/"} <= routes
+            "try/gan/<pk>/", "try/recommend/<pk>/", "api/v1/datasets/<pk>/", "datasets/<pk>/delete/"} <= routes
+    assert next(e for e in ENDPOINTS if e.route == "api/v1/datasets/<pk>/").methods == ("GET", "DELETE")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
@@ -204,6 +216,26 @@ def test_the_job_list_and_home_page_leave_out_another_users_job(world, bob):
         assert ids and world.job.pk not in ids, auth
     home = clients(bob, world.bob_token, api=False)["session"].get("/")
     assert f"/jobs/{world.job.pk}/" not in home.content.decode()
+
+
+def test_the_dataset_list_and_page_leave_out_another_users_dataset(world, bob):
+    for auth, client in clients(bob, world.bob_token, api=True).items():
+        ids = [dataset["id"] for dataset in client.get("/api/v1/datasets/").json()["results"]]
+        assert ids and world.dataset.pk not in ids, auth
+    page = clients(bob, world.bob_token, api=False)["session"].get("/datasets/").content.decode()
+    assert f"user:{world.dataset.pk}<" not in page and f"/datasets/{world.dataset.pk}/delete/" not in page
+
+
+def test_a_job_on_another_users_dataset_is_refused_like_a_missing_one(world, bob):
+    def submit(dataset_id):
+        return clients(bob, world.bob_token, api=True)["token"].post(
+            "/api/v1/jobs/", {"recipe": "mlp", "dataset": f"user:{dataset_id}"}, format="json")
+
+    response, missing = submit(world.dataset.pk), submit(MISSING_ID)
+
+    assert response.status_code == missing.status_code == 400
+    assert response.json() == json.loads(json.dumps(missing.json()).replace(str(MISSING_ID), str(world.dataset.pk)))
+    assert not Job.objects.filter(owner=bob, dataset=f"user:{world.dataset.pk}").exists()
 
 
 def test_a_fork_of_another_users_job_is_refused_like_a_missing_one(world, bob):

@@ -26,7 +26,7 @@ def test_the_catalog_lists_every_recipe_with_its_datasets_and_hyperparameter_sch
     assert names[:3] == ["mlp", "lenet", "fizzbuzz"] and len(set(names)) == len(names)
     for entry in catalog:
         assert set(entry) == {"name", "title", "task", "description", "datasets",
-                              "default_dataset", "hyperparameters", "try_page", "engines"}
+                              "default_dataset", "hyperparameters", "try_page", "engines", "user_data"}
         assert entry["task"] in {"classification", "generation", "recommendation", "translation"}
         assert entry["default_dataset"] in entry["datasets"]
         assert len(entry["description"].splitlines()) == 2

@@ -109,6 +109,8 @@ class Recipe:
             "try_page": self.try_page,
             # Where it can train: every recipe on a server; classifiers also in the browser.
             "engines": ["server", "browser"] if self.run is None else ["server"],
+            # Kinds of uploaded datasets it trains on, named "user:<id>" (GET /api/v1/datasets/).
+            "user_data": list(self.user_data),
             "hyperparameters": {
                 name: param.schema() for name, param in self.hyperparameters.items()
             },
