@@ -125,19 +125,27 @@ def _check_specs(specs: list[dict], expected: list[dict]) -> None:
 
 # ---- preparing a job ------------------------------------------------------------------------
 
-def prepare(spec: JobSpec, workdir: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+def prepare(spec: JobSpec, workdir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+            dataset: datasets.Dataset | None = None) -> dict[str, Any]:
     """Writes the job's TF.js model (initial weights) and its data bundles; returns the job's
     facts: weights `[{name, shape, dtype}]` in the model.json's order, `data` (split → bundle
-    path), `input_shape`, `num_classes`, `class_names`, `samples` per split. Idempotent."""
+    path), `input_shape`, `num_classes`, `class_names`, `samples` per split. Idempotent.
+
+    `dataset`: the job's data when the caller has it (an upload), as `train()` takes it; its
+    bundles are the job's own, in the workdir. Registered datasets are loaded and their bundles
+    shared between jobs under `data_dir`."""
     folder = Path(workdir) / FOLDER
     facts_file = folder / "job.json"
     if facts_file.exists():
         return json.loads(facts_file.read_text())
     recipe = get_recipe(spec.recipe)
     hp = {**recipe.defaults(), **spec.hyperparameters}
-    datasets.ensure_files(spec.dataset, data_dir)
-    dataset = datasets.load(spec.dataset, data_dir, **{name: hp[name] for name in recipe.dataset_options})
-    data = _data_bundles(spec, hp, dataset, data_dir)
+    if dataset is None:
+        datasets.ensure_files(spec.dataset, data_dir)
+        dataset = datasets.load(spec.dataset, data_dir, **{name: hp[name] for name in recipe.dataset_options})
+        data = _data_bundles(spec, hp, dataset, Path(data_dir or datasets.default_data_dir()) / "browser")
+    else:
+        data = _data_bundles(spec, hp, dataset, Path(workdir) / "browser-data")
 
     import tf_keras as keras
     from tensorflowjs import converters
@@ -173,13 +181,13 @@ def model_files(workdir: str | os.PathLike) -> dict[str, Path]:
     return {path.name: path for path in folder.iterdir()} if folder.is_dir() else {}
 
 
-def _data_bundles(spec: JobSpec, hp: dict, dataset, data_dir) -> dict[str, str]:
+def _data_bundles(spec: JobSpec, hp: dict, dataset, root: Path) -> dict[str, str]:
     from trainer.fitting import split_validation
 
     options = {"dataset": spec.dataset, "hp": {k: hp[k] for k in get_recipe(spec.recipe).dataset_options},
                "validation_split": hp["validation_split"], "seed": hp["seed"]}
     key = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(data_dir or datasets.default_data_dir()) / "browser" / key
+    folder = root / key
     paths = {split: str(folder / f"{split}.bin") for split in SPLITS}
     if all(Path(p).exists() for p in paths.values()):
         return paths
@@ -226,9 +234,10 @@ def save_checkpoint(workdir: str | os.PathLike, weights: list[np.ndarray], state
 
 def finish(spec: JobSpec, weights: list[np.ndarray], reporter, workdir: str | os.PathLike,
            data_dir: str | os.PathLike | None = None, *, history: dict[str, list[float]] | None = None,
-           max_tfjs_bytes: int | None = None) -> dict[str, Any]:
+           max_tfjs_bytes: int | None = None, dataset: datasets.Dataset | None = None) -> dict[str, Any]:
     """Evaluates and exports the weights a browser trained, exactly as a worker's run ends:
-    `{"test_metrics", "analysis", "warnings", "artifacts", "precision", "devices", ...}`."""
+    `{"test_metrics", "analysis", "warnings", "artifacts", "precision", "devices", ...}`.
+    `dataset`: as for `prepare`."""
     import tf_keras as keras
 
     from trainer.context import SafeReporter
@@ -237,7 +246,8 @@ def finish(spec: JobSpec, weights: list[np.ndarray], reporter, workdir: str | os
     recipe = get_recipe(spec.recipe)
     hp = {**recipe.defaults(), **spec.hyperparameters}
     events = SafeReporter(reporter)
-    dataset = datasets.load(spec.dataset, data_dir, **{name: hp[name] for name in recipe.dataset_options})
+    if dataset is None:
+        dataset = datasets.load(spec.dataset, data_dir, **{name: hp[name] for name in recipe.dataset_options})
     keras.mixed_precision.set_global_policy("float32")
     model = recipe.build(hp, dataset.input_shape, dataset.num_classes)
     model.set_weights(weights)

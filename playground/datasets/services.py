@@ -97,10 +97,10 @@ def dataset_of(spec: JobSpec) -> UserDataset | None:
     return UserDataset.objects.filter(pk=pk).first() if pk is not None else None
 
 
-def job_dataset_error(owner, spec: JobSpec, engine: str = "server") -> str | None:
+def job_dataset_error(owner, spec: JobSpec) -> str | None:
     """Why `owner` may not train `spec` on the upload it names (None when they may, or when it
     names a registered dataset): not theirs or gone, a kind the recipe cannot use, or a way of
-    training that cannot load uploads yet."""
+    training that cannot load uploads yet (multi_worker ranks get their options as JSON)."""
     pk = user_data.dataset_id(spec.dataset)
     if pk is None:
         return None
@@ -111,8 +111,6 @@ def job_dataset_error(owner, spec: JobSpec, engine: str = "server") -> str | Non
     if dataset.kind not in accepted:
         return (f"Dataset {pk} ({dataset.name}) is a {dataset.kind} dataset; recipe {spec.recipe} trains on "
                 f"{' or '.join(accepted)} datasets.")
-    if engine == "browser":
-        return "Uploaded datasets train on a server worker for now; submit with engine \"server\"."
     if spec.strategy.startswith("multi_worker"):
         return "Uploaded datasets train on one worker for now; use the default or a mirrored strategy."
     return None

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from playground.datasets.services import train_dataset
 from playground.jobs import events, services
 from playground.jobs.models import Job
 from trainer import browser as engine
@@ -128,7 +129,7 @@ class ClaimView(APIView):
         spec = validate_spec(job.spec_dict())
         workdir = services.job_workdir(job.pk)
         try:
-            facts = engine.prepare(spec, workdir, settings.PLAYGROUND_DATA_DIR)
+            facts = engine.prepare(spec, workdir, settings.PLAYGROUND_DATA_DIR, dataset=train_dataset(spec))
         except Exception as exc:  # DatasetError offline, or a bug: the job says which
             log.exception("job %s: preparing the browser's model and data failed", job.pk)
             reason = str(exc) if isinstance(exc, DatasetError) else services.crash_reason(exc, "before the first epoch")
@@ -317,9 +318,10 @@ class FinishView(APIView):
         from playground.jobs.serializers import JobSerializer
 
         try:
-            result = engine.finish(validate_spec(job.spec_dict()), weights, JobReporter(job.pk),
-                                   services.job_workdir(job.pk), settings.PLAYGROUND_DATA_DIR,
-                                   history=job.metrics, max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None)
+            spec = validate_spec(job.spec_dict())
+            result = engine.finish(spec, weights, JobReporter(job.pk), services.job_workdir(job.pk),
+                                   settings.PLAYGROUND_DATA_DIR, history=job.metrics, dataset=train_dataset(spec),
+                                   max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None)
         except Exception as exc:
             log.exception("job %s: finishing the browser's weights failed", job.pk)
             services.fail_job(job.pk, services.crash_reason(exc, f"after epoch {job.completed_epochs}"))

@@ -129,8 +129,8 @@ def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, c
 
     checked_by = checked_by or owner
     # An uploaded dataset ("user:<id>") must be the owner's and of a kind the recipe takes.
-    for spec, engine in zip(specs, engines or [fields.get("engine", "server")] * len(specs)):
-        if refused := job_dataset_error(owner, spec, engine):
+    for spec in specs:
+        if refused := job_dataset_error(owner, spec):
             raise SubmissionRefused({"dataset": [refused]})
     errors = submission_errors(checked_by, specs)
     if errors:

@@ -77,12 +77,33 @@ class TestSubmission:
 
         assert response.status_code == 400 and "does not train on uploaded datasets" in response.json()["dataset"][0]
 
-    def test_a_browser_job_on_an_upload_is_refused_at_dataset(self, api, alice):
-        dataset = tabular(alice)
+    def test_a_browser_job_on_an_upload_gets_its_data_and_is_tested_on_its_test_split(self, api, alice, settings,
+                                                                                       tmp_path):
+        from tests.support.browser_tab import issued_weights
+        from trainer import browser as engine
 
-        response = submit(api, recipe="mlp", dataset=f"user:{dataset.pk}", engine="browser")
+        settings.PLAYGROUND_DATA_DIR = tmp_path / "data"
+        dataset = tabular(alice, rows=40)
+        job = submit(api, recipe="mlp", dataset=f"user:{dataset.pk}", engine="browser",
+                     hyperparameters={"epochs": 1, "hidden_layers": [4]}).json()
 
-        assert response.status_code == 400 and "server worker" in response.json()["dataset"][0]
+        claimed = api.post(f"/api/v1/jobs/{job['id']}/browser/claim/").json()
+        x, y = engine.decode_bundle(b"".join(api.get(claimed["data"]["train"]).streaming_content))
+        lease = claimed["lease"]
+        api.post(f"/api/v1/jobs/{job['id']}/browser/events/", {"events": [{"type": "epoch", "data": {
+            "epoch": 1, "epochs": 1, "best_epoch": 1, "duration_s": 0.1, "samples_per_s": 100.0,
+            "logs": {"loss": 0.7, "accuracy": 0.5, "val_loss": 0.7, "val_accuracy": 0.5}}}]}, format="json",
+            HTTP_X_BROWSER_LEASE=lease)
+        weights = issued_weights(claimed["model_url"], lambda url: b"".join(api.get(url).streaming_content))
+        done = api.put(f"/api/v1/jobs/{job['id']}/browser/finish/", weights, content_type="application/octet-stream",
+                       HTTP_X_BROWSER_LEASE=lease)
+
+        # The upload's own columns and classes, and its test split (8 of 40 rows), not digits'.
+        assert claimed["input_shape"] == list(dataset.meta["input_shape"]) and claimed["num_classes"] == 2
+        assert x.shape[1:] == tuple(dataset.meta["input_shape"]) and len(x) + claimed["samples"]["validation"] == 32
+        assert done.status_code == 202, done.json()
+        assert sum(map(sum, Job.objects.get(pk=job["id"]).analysis["confusion_matrix"])) == 8
+        assert not (tmp_path / "data" / "browser").exists(), "an upload's bundles stay in its job's folder"
 
     def test_the_training_quota_counts_the_uploads_training_samples(self, api, alice, settings):
         dataset = tabular(alice, rows=20)  # 16 training samples after the test split
