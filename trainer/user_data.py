@@ -97,3 +97,29 @@ def load(file: IO[bytes] | bytes, name: str) -> Dataset:
     return Dataset(name=name, x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test],
                    num_classes=len(class_names), input_shape=tuple(int(d) for d in x.shape[1:]),
                    class_names=class_names)
+
+
+def preview(file: IO[bytes] | bytes, per_class: int = 8, max_classes: int = 10) -> np.ndarray:
+    """Returns a thumbnail grid of an images dataset as uint8 (height, width, channels): one row
+    per class (the first `max_classes`), its first `per_class` images, a 2-pixel gap between.
+
+    Raises:
+        DatasetError: the file is not an images dataset this module wrote.
+    """
+    data = file if isinstance(file, (bytes, bytearray)) else file.read()
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            kind, x, y = str(arrays["kind"]), arrays["x"], arrays["y"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"Not a readable uploaded dataset ({exc}).") from exc
+    if kind != "images" or x.ndim != 4:
+        raise DatasetError(f"A {kind} dataset has no images to preview.")
+    height, width, channels = x.shape[1:]
+    labels = [int(label) for label in np.unique(y)][:max_classes]
+    gap = 2
+    grid = np.zeros((len(labels) * (height + gap) - gap, per_class * (width + gap) - gap, channels), np.uint8)
+    for row, label in enumerate(labels):
+        for column, image in enumerate(x[y == label][:per_class]):
+            top, left = row * (height + gap), column * (width + gap)
+            grid[top:top + height, left:left + width] = image
+    return grid

@@ -5,4 +5,5 @@ from playground.datasets import views
 urlpatterns = [
     path("datasets/", views.datasets_page, name="datasets"),
     path("datasets/<int:pk>/delete/", views.delete_dataset, name="dataset-delete"),
+    path("datasets/<int:pk>/preview.png", views.dataset_preview, name="dataset-preview"),
 ]

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from playground.datasets import ingest, services
 from playground.datasets.forms import UploadForm
+from trainer import user_data
+from trainer.datasets import DatasetError
 from trainer.sizing import format_bytes
 
 
@@ -43,3 +47,22 @@ def delete_dataset(request, pk: int):
     services.delete_dataset(dataset)
     messages.info(request, f"Deleted “{dataset.name}” (version {dataset.version}).")
     return redirect("datasets")
+
+
+@login_required
+@cache_control(private=True, max_age=3600)
+def dataset_preview(request, pk: int):
+    """A PNG of an images dataset's first samples, a row per class (the page's thumbnails). A
+    dataset never changes (a new upload is a new id), so the browser may keep it."""
+    dataset = get_object_or_404(services.own_datasets(request.user), pk=pk)
+    try:
+        with dataset.file.open("rb") as stored:
+            grid = user_data.preview(stored)
+    except (DatasetError, OSError) as exc:
+        raise Http404("This dataset has no preview.") from exc
+    from PIL import Image
+
+    image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    response = HttpResponse(content_type="image/png")
+    image.save(response, format="PNG")
+    return response

@@ -26,7 +26,7 @@ from playground.datasets.models import UserDataset
 from playground.datasets.services import create_dataset
 from playground.jobs import services
 from playground.jobs.models import Job, JobGroup
-from tests.playground.datasets.factories import csv_bytes
+from tests.playground.datasets.factories import two_class_zip
 from trainer.spec import validate_spec
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 OBJECT_KWARGS = {"pk", "id", "job_id"}
 # What a route's id names when it is not a job: URL name → the World attribute holding Alice's one.
 OBJECT_OF_ROUTE = {"race": "group", "race-detail": "group", "api-token-revoke": "api_token",
-                   "dataset-detail": "dataset", "dataset-delete": "dataset"}
+                   "dataset-detail": "dataset", "dataset-delete": "dataset", "dataset-preview": "dataset"}
 ARTIFACT_FILES = ("tfjs/uint8/model.json", "tfjs/uint8/group1-shard1of1.bin")
 MISSING_ID = 987654
 
@@ -136,8 +136,9 @@ def world(alice, bob) -> World:
     }])
     ShareLink.objects.create(job=job, created_by=alice)  # so that the owner's GET of it is a 200
     services.create_job(bob, validate_spec({"recipe": "mlp"}))
-    dataset = create_dataset(alice, "plants", "plants.csv", csv_bytes())
-    create_dataset(bob, "plants", "plants.csv", csv_bytes())  # the same name: ids, not names, find one
+    # Images: every dataset route answers the owner for them (a tabular one has no preview).
+    dataset = create_dataset(alice, "pets", "pets.zip", two_class_zip())
+    create_dataset(bob, "pets", "pets.zip", two_class_zip())  # the same name: ids, not names, find one
     api_token, alice_key = ApiToken.issue(alice, "laptop")
     _, bob_key = ApiToken.issue(bob, "laptop")
     return World(Job.objects.get(pk=job.pk), group, api_token, dataset, alice_key, bob_key)

@@ -68,3 +68,25 @@ def test_another_users_dataset_cannot_be_deleted_from_the_page(page, bob):
 
     assert page.post(f"/datasets/{dataset.pk}/delete/").status_code == 404
     assert UserDataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_an_images_dataset_shows_a_row_of_thumbnails_per_class(page, alice):
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    pets = create_dataset(alice, "pets", "pets.zip", two_class_zip(per_class=3))
+    table = create_dataset(alice, "plants", "plants.csv", csv_bytes())
+
+    html = page.get("/datasets/").content.decode()
+    preview = page.get(f"/datasets/{pets.pk}/preview.png")
+
+    assert f'src="/datasets/{pets.pk}/preview.png"' in html and f"/datasets/{table.pk}/preview.png" not in html
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/png"
+    grid = np.asarray(Image.open(BytesIO(preview.content)))
+    size = pets.meta["input_shape"][0]
+    assert grid.shape == (2 * size + 2, 8 * size + 7 * 2)
+    # Three images in each class's row, then black where a class has no more.
+    assert grid[:size, : 3 * size].any() and grid[size + 2:, : 3 * size].any() and not grid[:, 3 * (size + 2):].any()
+    assert page.get(f"/datasets/{table.pk}/preview.png").status_code == 404
