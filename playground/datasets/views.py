@@ -41,6 +41,13 @@ def datasets_page(request):
 
 
 @login_required
+def new_dataset_page(request):
+    """Capture an images dataset in the browser (drawings, webcam frames); the page's script zips the
+    samples and POSTs them to /api/v1/datasets/, so the API's checks are the only ones."""
+    return render(request, "datasets/new.html")
+
+
+@login_required
 @require_POST
 def delete_dataset(request, pk: int):
     dataset = get_object_or_404(services.own_datasets(request.user), pk=pk)
