@@ -1,6 +1,7 @@
 // /datasets/new/: classes of samples drawn on a pad or taken from the webcam, uploaded as an images
 // dataset (a zip of one folder of PNGs per class) to POST /api/v1/datasets/. The API's checks are
 // the only ones: whatever it answers is shown as it says it.
+import { drawOn } from "./draw_pad.js";
 import { zipStore } from "./zip_store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -62,30 +63,10 @@ async function addSample(item, canvas) {
 function setUpPad(item) {
   const pad = item.pad;
   const context = pad.getContext("2d");
-  context.lineCap = context.lineJoin = "round";
   context.lineWidth = 11;
   context.strokeStyle = "#fff";
   clearPad(item);
-  let last = null;
-  const point = (event) => {
-    const rect = pad.getBoundingClientRect();
-    return [(event.clientX - rect.left) * (pad.width / rect.width), (event.clientY - rect.top) * (pad.height / rect.height)];
-  };
-  const strokeTo = (p) => {
-    context.beginPath();
-    context.moveTo(...last);
-    context.lineTo(...p);
-    context.stroke();
-    last = p;
-    item.drawn = true;
-  };
-  pad.addEventListener("pointerdown", (event) => {
-    pad.setPointerCapture(event.pointerId);
-    last = point(event);
-    strokeTo(last);  // a tap leaves a dot
-  });
-  pad.addEventListener("pointermove", (event) => { if (last) strokeTo(point(event)); });
-  for (const type of ["pointerup", "pointercancel"]) pad.addEventListener(type, () => { last = null; });
+  drawOn(pad, () => { item.drawn = true; });
 }
 
 function clearPad(item) {

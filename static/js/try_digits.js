@@ -1,6 +1,7 @@
 // Draw a digit; the job's TF.js model classifies it in the browser as you draw, and the server's
 // Keras model can be asked about the same preprocessed input for comparison.
 import { conventionFor, inkFromRgba, preprocess } from "./digit_preprocess.js";
+import { drawOn } from "./draw_pad.js";
 import { live } from "./live.js";
 
 const config = JSON.parse(document.getElementById("try-config").textContent);
@@ -165,31 +166,8 @@ function drawPreview(pixels) {
 // ---- drawing: pointer events cover mouse, pen and touch --------------------------------------
 
 const context = padContext;
-context.lineCap = context.lineJoin = "round";
 context.strokeStyle = "#000";
-let last = null;
-
-function point(event) {
-  const rect = pad.getBoundingClientRect();
-  return [(event.clientX - rect.left) * (pad.width / rect.width), (event.clientY - rect.top) * (pad.height / rect.height)];
-}
-
-function strokeTo(p) {
-  context.beginPath();
-  context.moveTo(...last);
-  context.lineTo(...p);
-  context.stroke();
-  last = p;
-  schedulePrediction();
-}
-
-pad.addEventListener("pointerdown", (event) => {
-  pad.setPointerCapture(event.pointerId);
-  last = point(event);
-  strokeTo(last);  // a tap leaves a dot
-});
-pad.addEventListener("pointermove", (event) => { if (last) strokeTo(point(event)); });
-for (const type of ["pointerup", "pointercancel"]) pad.addEventListener(type, () => { last = null; });
+drawOn(pad, schedulePrediction);
 
 $("clear").addEventListener("click", () => {
   context.clearRect(0, 0, pad.width, pad.height);
