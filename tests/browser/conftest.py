@@ -2,6 +2,7 @@
 one uvicorn process with its in-process Celery worker and channel layer, on SQLite."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,3 +87,17 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@contextlib.contextmanager
+def on_phone(page, site: Site, path: str, user: str = "alice"):
+    """A second, logged-in page at a 390x844 phone viewport, opened at `path` (a path on the
+    site, or a full URL), beside `page`; closed on exit."""
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        opened = phone.new_page()
+        log_in(opened, site, user)
+        opened.goto(path if path.startswith("http") else f"{site.base_url}{path}")
+        yield opened
+    finally:
+        phone.close()

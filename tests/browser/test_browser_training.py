@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, on_phone, screenshot
 
 TINY = "hidden_layers=16&epochs=3&batch_size=64&learning_rate=0.01"
 
@@ -75,18 +75,12 @@ def test_mlp_on_digits_trains_in_the_page_and_the_server_tests_and_exports_it(si
     screenshot(page, "job_browser")
     assert page.console_errors == []
 
-    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        on_phone = phone.new_page()
-        log_in(on_phone, site)
-        on_phone.goto(f"{site.base_url}/jobs/{job_id}/")
-        on_phone.wait_for_selector("#exports-box:not([hidden])")
-        assert on_phone.locator("#engine-text").inner_text() == "Trained in a browser."
+    with on_phone(page, site, f"/jobs/{job_id}/") as phone:
+        phone.wait_for_selector("#exports-box:not([hidden])")
+        assert phone.locator("#engine-text").inner_text() == "Trained in a browser."
         # The charts fit the phone's width (they sat side by side, 670 px wide).
-        on_phone.wait_for_function("() => document.querySelector('#loss-chart').getBoundingClientRect().right <= 390")
-        screenshot(on_phone, "job_browser_phone")
-    finally:
-        phone.close()
+        phone.wait_for_function("() => document.querySelector('#loss-chart').getBoundingClientRect().right <= 390")
+        screenshot(phone, "job_browser_phone")
 
 
 def test_the_play_page_offers_the_browser_only_for_recipes_it_can_train(site, page):

@@ -2,7 +2,7 @@
 without a webcam (headless Chromium has none) the page says so and drawing keeps working."""
 from __future__ import annotations
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, on_phone, screenshot
 from tests.browser.test_pages import api
 
 
@@ -75,14 +75,8 @@ def test_drawn_classes_are_uploaded_as_an_images_dataset_and_a_missing_camera_is
     assert stored["meta"]["input_shape"] == [28, 28, 1] and stored["meta"]["upload"]["filename"] == "drawn_shapes.zip"
     screenshot(page, "dataset_capture")
 
-    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        on_phone = phone.new_page()
-        log_in(on_phone, site)
-        on_phone.goto(f"{site.base_url}/datasets/new/")
-        on_phone.locator(".capture-class").nth(1).wait_for()
-        assert on_phone.evaluate("document.documentElement.scrollWidth") <= 390
-        screenshot(on_phone, "dataset_capture_phone")
-    finally:
-        phone.close()
+    with on_phone(page, site, "/datasets/new/") as phone:
+        phone.locator(".capture-class").nth(1).wait_for()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(phone, "dataset_capture_phone")
     assert page.console_errors == []

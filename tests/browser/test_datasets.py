@@ -2,7 +2,7 @@
 job on the embedded worker and is deleted from the page; to another user it is not there."""
 from __future__ import annotations
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, on_phone, screenshot
 from tests.browser.test_pages import api, submit
 from tests.browser.test_try_digits import wait_until_succeeded
 
@@ -53,16 +53,10 @@ def test_a_csv_uploaded_on_the_page_is_listed_trains_a_job_and_is_deleted_from_t
     assert job["dataset"] == f"user:{dataset_id}" and len(job["metrics"]["loss"]) == 2
     assert 0 <= job["test_metrics"]["accuracy"] <= 1
 
-    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        on_phone = phone.new_page()
-        log_in(on_phone, site)
-        on_phone.goto(f"{site.base_url}/datasets/")
-        assert on_phone.locator(f"#datasets tr[data-id='{dataset_id}']").is_visible()
-        assert on_phone.evaluate("document.documentElement.scrollWidth") <= 390
-        screenshot(on_phone, "datasets_phone")
-    finally:
-        phone.close()
+    with on_phone(page, site, "/datasets/") as phone:
+        assert phone.locator(f"#datasets tr[data-id='{dataset_id}']").is_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(phone, "datasets_phone")
 
     row.get_by_role("button", name="Delete flowers version 1").click()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, on_phone, screenshot
 
 
 def test_a_race_draws_each_optimizers_validation_loss_on_one_chart(site, page):
@@ -82,16 +82,10 @@ def test_the_browser_races_the_server_on_one_chart_against_the_clock(site, page)
     screenshot(page, "race_engines")
     assert page.console_errors == []
 
-    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        on_phone = phone.new_page()
-        log_in(on_phone, site)
-        on_phone.goto(page.url)
-        on_phone.wait_for_function("() => Object.keys(window.playground.results).length === 2")
+    with on_phone(page, site, page.url) as phone:
+        phone.wait_for_function("() => Object.keys(window.playground.results).length === 2")
         # A finished race replays: no tab trains anything, every stored epoch is drawn once.
-        assert on_phone.evaluate("() => [window.playground.points, window.playground.engine]") == [
+        assert phone.evaluate("() => [window.playground.points, window.playground.engine]") == [
             {"server": 3, "browser": 3}, None]
-        assert on_phone.evaluate("document.documentElement.scrollWidth") <= 390
-        screenshot(on_phone, "race_engines_phone")
-    finally:
-        phone.close()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(phone, "race_engines_phone")
