@@ -3,6 +3,7 @@ one uvicorn process with its in-process Celery worker and channel layer, on SQLi
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ class Site:
     tokens: dict[str, str]
     passwords: dict[str, str] = field(default_factory=dict)
     data_dir: Path | None = None  # the site's PLAYGROUND_DATA_DIR (tests copy datasets there)
+    log: Path | None = None  # the uvicorn process's output, shown under a failed test
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +45,21 @@ def site(tmp_path_factory):
     web = start_web(env, port, tmp / "web.log")
     try:
         wait_for(lambda: web_is_up(base_url), 60, "embedded playground", tmp)
-        yield Site(base_url, tokens, users, data_dir=tmp / "data")
+        yield Site(base_url, tokens, users, data_dir=tmp / "data", log=tmp / "web.log")
     finally:
         stop([web])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # A failed browser test shows what the site logged meanwhile: without it a CI failure
+    # (a socket that closed, a 500 behind a page that never finished) leaves nothing to read.
+    report = (yield).get_result()
+    site = item.funcargs.get("site") if report.when == "call" and report.failed else None
+    if site is not None and site.log is not None and site.log.exists():
+        lines = [line for line in site.log.read_text(errors="replace").splitlines()
+                 if not re.search(r'HTTP/1\.1" [23]\d\d', line)]  # requests that went well
+        report.sections.append(("embedded site log (but 2xx/3xx requests), last 60 lines", "\n".join(lines[-60:])))
 
 
 # Package scope, not session: Playwright's sync API keeps its event loop marked as running in

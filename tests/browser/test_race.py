@@ -1,9 +1,12 @@
 """An optimizer race in a real browser: every optimizer's val_loss lands on one chart."""
 from __future__ import annotations
 
+import contextlib
+
 import requests
 
 from tests.browser.conftest import log_in, on_phone, screenshot
+from tests.browser.test_pages import cancelled_afterwards
 
 
 def test_a_race_draws_each_optimizers_validation_loss_on_one_chart(site, page):
@@ -35,29 +38,36 @@ def test_a_race_page_shows_reconnecting_and_draws_each_missed_epoch_once(site, p
               "hyperparameters": {"epochs": 6, "hidden_layers": [8], "batch_size": 16}}, timeout=10)
     assert response.status_code == 201, response.text
     race = response.json()
-    log_in(page, site)
-    outage = Outage(page)
-    page.goto(f"{site.base_url}{race['page']}")
-    note = page.locator("#connection")
-    page.wait_for_function("() => window.playground.points.sgd >= 1", timeout=120_000)
-    assert note.is_hidden()
+    with contextlib.ExitStack() as stack:
+        # The embedded worker runs one job at a time: a failure here must not leave the next
+        # test's jobs queued behind this race's.
+        for job in race["jobs"]:
+            stack.enter_context(cancelled_afterwards(site, job["id"]))
+        log_in(page, site)
+        outage = Outage(page)
+        page.goto(f"{site.base_url}{race['page']}")
+        note = page.locator("#connection")
+        page.wait_for_function("() => window.playground.points.sgd >= 1", timeout=120_000)
+        # Both sockets live (under load a first connection through Playwright's route can drop
+        # and come back; that retry is the behaviour under test too).
+        note.wait_for(state="hidden", timeout=30_000)
 
-    outage.down()
-    note.wait_for(state="visible")
-    assert note.text_content() == "reconnecting…"
-    page.wait_for_timeout(2000)  # the race goes on unseen; its events are stored
-    drawn = sum(page.evaluate("Object.values(window.playground.points)"))
-    stored = sum(len(requests.get(f"{site.base_url}/api/v1/jobs/{job['id']}/", timeout=10, headers={
-        "Authorization": f"Token {site.tokens['alice']}"}).json()["metrics"].get("val_loss", [])) for job in race["jobs"])
-    assert stored > drawn, "epochs ended while the page was away"
-    outage.up()
-    note.wait_for(state="hidden", timeout=30_000)
+        outage.down()
+        note.wait_for(state="visible")
+        assert note.text_content() == "reconnecting…"
+        page.wait_for_timeout(2000)  # the race goes on unseen; its events are stored
+        drawn = sum(page.evaluate("Object.values(window.playground.points)"))
+        stored = sum(len(requests.get(f"{site.base_url}/api/v1/jobs/{job['id']}/", timeout=10, headers={
+            "Authorization": f"Token {site.tokens['alice']}"}).json()["metrics"].get("val_loss", [])) for job in race["jobs"])
+        assert stored > drawn, "epochs ended while the page was away"
+        outage.up()
+        note.wait_for(state="hidden", timeout=30_000)
 
-    page.wait_for_function("() => Object.values(window.playground.points).every((n) => n >= 6)", timeout=120_000)
-    page.wait_for_timeout(500)  # a duplicate would land now
-    epochs = page.evaluate("Chart.getChart('race-chart').data.datasets.map((d) => d.data.map((p) => p.x))")
-    assert epochs == [[1, 2, 3, 4, 5, 6]] * 2, "every epoch once, in order"
-    assert page.console_errors == []
+        page.wait_for_function("() => Object.values(window.playground.points).every((n) => n >= 6)", timeout=120_000)
+        page.wait_for_timeout(500)  # a duplicate would land now
+        epochs = page.evaluate("Chart.getChart('race-chart').data.datasets.map((d) => d.data.map((p) => p.x))")
+        assert epochs == [[1, 2, 3, 4, 5, 6]] * 2, "every epoch once, in order"
+        assert page.console_errors == []
 
 
 def test_the_browser_races_the_server_on_one_chart_against_the_clock(site, page):
@@ -66,7 +76,10 @@ def test_the_browser_races_the_server_on_one_chart_against_the_clock(site, page)
 
     page.click("#race-engines")
     page.wait_for_url("**/races/*/")
-    page.wait_for_function("() => Object.keys(window.playground.results).length === 2", timeout=120_000)
+    # Both results, or the page's own words on why not (a browser engine that stopped says so).
+    page.wait_for_function("() => Object.keys(window.playground.results).length === 2"
+                           " || window.playground.engine?.state === 'failed'", timeout=120_000)
+    assert page.evaluate("() => window.playground.engine.state") != "failed", page.locator("#engine-text").inner_text()
 
     # This tab trained the browser's job; a worker trained the other; both drew every epoch.
     assert page.evaluate("() => window.playground.engine.state") == "finished"
