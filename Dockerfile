@@ -23,5 +23,9 @@ RUN pip install --no-deps -r requirements.txt
 COPY . .
 COPY --from=vendor /build/vendor/ static/vendor/
 RUN python manage.py collectstatic --noinput
+# Pre-trained ImageNet weights baked in, verified (a new `data` volume starts with them):
+#   docker compose build --build-arg PRETRAINED="mobilenet_v2 densenet121"
+ARG PRETRAINED=""
+RUN if [ -n "$PRETRAINED" ]; then PLAYGROUND_DATA_DIR=/data python manage.py fetch_pretrained $PRETRAINED; fi
 EXPOSE 8000
 CMD ["uvicorn", "playground.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--ws-max-size", "65536"]

@@ -88,6 +88,10 @@ class Page:
         datasets: the datasets it can show; None: any of the recipe's.
         live: it works while the job trains, from the worker's snapshot of the latest epoch.
         context: extra template context, as (variable, "module:NAME") pairs.
+        landing: a path at the site's root (e.g. "classify/") that opens the page on the user's
+            newest succeeded job of a declaring recipe, or, without one, says how to get one.
+        landing_note: `"module:function"`, `landing_note(data_dir) -> str`: what the landing
+            page adds when there is no job yet (e.g. which weights this server has).
 
     Hooks are dotted names, imported on first use: declaring a page imports nothing.
     """
@@ -102,6 +106,11 @@ class Page:
     datasets: tuple[str, ...] | None = None
     live: bool = False
     context: tuple[tuple[str, str], ...] = ()
+    landing: str | None = None
+    landing_note: str | None = None
+
+    def note(self, data_dir) -> str:
+        return _resolve(self.landing_note)(data_dir) if self.landing_note else ""
 
     def unavailable_reason(self, job: JobView, recipes: list[str]) -> str:
         """Why `job` cannot be tried here ("" when it can), in words a user can act on;

@@ -4,12 +4,14 @@ tried or build the page's config, render the page's template (a child of
 templates/demos/try_base.html)."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from playground.jobs import serving, services
-from trainer.recipes import pages
+from playground.jobs.models import Job
+from trainer.recipes import pages, recipe_catalog
 
 
 def try_view(name: str):
@@ -30,6 +32,31 @@ def try_view(name: str):
     return view
 
 
+def landing_view(name: str):
+    """Returns the view of the page's landing path (`Page.landing`): the user's newest succeeded
+    job of a declaring recipe, else what it needs and the way to one."""
+    page, recipes = pages()[name]
+
+    @login_required
+    def view(request):
+        jobs = Job.objects.filter(owner=request.user, recipe__in=recipes).order_by("-created_at")
+        done = jobs.filter(status=Job.Status.SUCCEEDED).first()
+        if done is not None:
+            return redirect(f"try-{name}", pk=done.pk)
+        catalog = {recipe["name"]: recipe for recipe in recipe_catalog() if recipe["name"] in recipes}
+        context = {"page": page, "recipes": [catalog[r] for r in recipes],
+                   "pending": jobs.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).first(),
+                   "note": page.note(settings.PLAYGROUND_DATA_DIR)}
+        return render(request, "demos/try_landing.html", context)
+
+    view.__name__ = f"landing_{name}"
+    return view
+
+
 def urlpatterns() -> list:
-    """One route per declared page: /try/<name>/<id>/, URL name "try-<name>"."""
-    return [path(f"try/{name}/<int:pk>/", try_view(name), name=f"try-{name}") for name in pages()]
+    """One route per declared page: /try/<name>/<id>/, URL name "try-<name>"; and its landing
+    path where it declares one (URL name "landing-<name>")."""
+    routes = [path(f"try/{name}/<int:pk>/", try_view(name), name=f"try-{name}") for name in pages()]
+    routes += [path(page.landing, landing_view(name), name=f"landing-{name}")
+               for name, (page, _) in pages().items() if page.landing]
+    return routes
