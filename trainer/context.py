@@ -78,6 +78,7 @@ class RunContext:
     reported_epochs: int | None = None
     max_tfjs_bytes: int | None = None  # no TF.js export above these float32 weight bytes
     snapshot_interval_s: float | None = None  # trainer.snapshot while training; None: none
+    base_models: dict[str, Any] = field(default_factory=dict)  # hyperparameter → another job's model.h5
 
     def snapshot_callbacks(self) -> list:
         """The callback that keeps a TF.js snapshot of the latest epoch for the try pages, at

@@ -23,6 +23,9 @@ class Param:
         help: one line for forms and API docs.
         min_items: shortest allowed list, for "int_list".
         max_items: longest allowed list, for "int_list".
+        jobs: a "str" parameter that also takes "job:<id>", another job of the same owner
+            (the web side checks the owner and status; the worker gets that job's exported
+            model as `train(base_models={name: path})`).
     """
 
     type: str
@@ -33,6 +36,7 @@ class Param:
     help: str = ""
     min_items: int | None = None
     max_items: int | None = None
+    jobs: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in PARAM_TYPES:
@@ -50,6 +54,7 @@ class Param:
             "choices": list(self.choices) if self.choices else None,
             "min_items": self.min_items,
             "max_items": self.max_items,
+            "jobs": self.jobs or None,
             "help": self.help,
         }
         return {key: value for key, value in schema.items() if value is not None}
@@ -82,8 +87,11 @@ class Param:
             return value
         if not isinstance(value, str):
             raise ValueError(f"Expected a string, got {value!r}.")
+        if self.jobs and job_reference(value) is not None:
+            return value
         if self.choices is not None and value not in self.choices:
-            raise ValueError(f"Must be one of: {', '.join(self.choices)}.")
+            also = ", or job:<id> (one of your succeeded jobs)" if self.jobs else ""
+            raise ValueError(f"Must be one of: {', '.join(self.choices)}{also}.")
         return value
 
     def _check_range(self, value: int | float) -> int | float:
@@ -96,6 +104,17 @@ class Param:
                 raise ValueError(f"Must be at least {self.min}.")
             raise ValueError(f"Must be at most {self.max}.")
         return value
+
+
+JOB_PREFIX = "job:"
+
+
+def job_reference(value: Any) -> int | None:
+    """The id of a "job:<id>" value (a positive integer without leading zeros), else None."""
+    if not isinstance(value, str) or not value.startswith(JOB_PREFIX):
+        return None
+    number = value[len(JOB_PREFIX):]
+    return int(number) if number.isdigit() and not number.startswith("0") else None
 
 
 def _as_int(value: Any) -> int:

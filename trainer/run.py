@@ -38,6 +38,7 @@ def train(
     retention: Any = None,
     max_tfjs_bytes: int | None = None,
     snapshot_interval_s: float | None = None,
+    base_models: dict[str, str | os.PathLike] | None = None,
 ) -> dict[str, Any]:
     """Trains, evaluates and exports the model a job spec describes.
 
@@ -70,6 +71,8 @@ def train(
         snapshot_interval_s: keep a float32 TF.js snapshot of the latest epoch under
             `workdir/snapshot/` (trainer.snapshot) at most this often, and within 3 % of the
             training time, so the try pages work while it trains; None: no snapshots.
+        base_models: for each hyperparameter naming another job ("job:<id>", `Param.jobs`),
+            that job's exported Keras model (`model.h5`), which the recipe builds on.
 
     Returns:
         `{"status": "succeeded" | "cancelled", "epochs_run", "best_epoch", "history",
@@ -128,6 +131,7 @@ def train(
             initial_weights=initial_weights, freeze=freeze, tensorboard=tensorboard,
             retention=retention, resume=state, reported_epochs=reported_epochs,
             max_tfjs_bytes=max_tfjs_bytes, snapshot_interval_s=snapshot_interval_s,
+            base_models=dict(base_models or {}),
         )
         if state:
             context.events.log(f"Resuming after epoch {state.completed_epochs} from its checkpoint "

@@ -85,11 +85,18 @@ def validate_submission(recipe: dict, data) -> tuple[Any, dict]:
     return (None if errors else spec), errors
 
 
-def form_fields(recipe: dict, data, errors: dict, uploads: dict[str, str] | None = None) -> tuple[list[Field], dict]:
+def form_fields(recipe: dict, data, errors: dict, uploads: dict[str, str] | None = None,
+                jobs: dict[str, str] | None = None) -> tuple[list[Field], dict]:
     """Hyperparameter fields and the top-level choices, prefilled from `data` (query or POST);
-    `uploads` adds the user's own datasets the recipe takes ("user:<id>" → label)."""
+    `uploads` adds the user's own datasets the recipe takes ("user:<id>" → label), `jobs` the
+    user's jobs to the choices of a parameter that takes one ("job:<id>" → label)."""
+    def with_jobs(schema: dict) -> dict:
+        if not schema.get("jobs"):
+            return schema
+        return {**schema, "choices": [*schema["choices"], *(jobs or {})], "labels": dict(jobs or {})}
+
     hp_fields = [
-        Field(name, schema, data.get(name, schema["default"]), errors.get(name, []))
+        Field(name, with_jobs(schema), data.get(name, schema["default"]), errors.get(name, []))
         for name, schema in recipe["hyperparameters"].items()
     ]
     top = {
@@ -104,6 +111,21 @@ def form_fields(recipe: dict, data, errors: dict, uploads: dict[str, str] | None
                       data.get("gpus", 0), errors.get("gpus", [])),
     }
     return hp_fields, top
+
+
+def job_choices(user) -> dict[str, str]:
+    """The user's newest succeeded jobs that exported a Keras model, as "job:<id>" → label."""
+    from playground.jobs.models import Job
+
+    if not user.is_authenticated:
+        return {}
+    found = {}
+    for job in Job.objects.filter(owner=user, status=Job.Status.SUCCEEDED).order_by("-created_at")[:50]:
+        if job.artifact("keras") is not None and len(found) < 20:
+            accuracy = (job.test_metrics or {}).get("accuracy")
+            found[f"job:{job.pk}"] = (f"job {job.pk}: {job.recipe} on {job.dataset}"
+                                      + (f" (accuracy {accuracy:.3f})" if isinstance(accuracy, float) else ""))
+    return found
 
 
 def dataset_schema(names: list[str], uploads: dict[str, str] | None = None) -> dict:

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from playground.accounts.models import ShareLink
 from playground.datasets.services import choices_for
-from playground.demos.forms import form_fields, validate_submission
+from playground.demos.forms import form_fields, job_choices, validate_submission
 from playground.jobs import services
 from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
@@ -58,9 +58,9 @@ def play(request, recipe: str):
                                             group_kind=JobGroup.KIND_ENGINES if engine == "race" else None)
             except services.SubmissionRefused as exc:
                 status = exc.status
-                epochs = exc.errors.get("hyperparameters", {})
-                if isinstance(epochs, dict) and "epochs" in epochs:
-                    errors["epochs"] = epochs["epochs"]
+                at_fields = exc.errors.get("hyperparameters", {})
+                if isinstance(at_fields, dict) and at_fields:
+                    errors.update(at_fields)  # e.g. epochs over the quota, a base job not yours
                 elif "dataset" in exc.errors:
                     errors["dataset"] = exc.errors["dataset"]
                 elif "strategy" in exc.errors:
@@ -73,7 +73,8 @@ def play(request, recipe: str):
                 return redirect("job-detail", pk=jobs[0].pk)
         elif not quota_error:
             status = 400
-    hp_fields, top = form_fields(recipe_info, data, errors, uploads=choices_for(request.user, recipe_info))
+    hp_fields, top = form_fields(recipe_info, data, errors, uploads=choices_for(request.user, recipe_info),
+                                 jobs=job_choices(request.user))
     context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors, "quota_error": quota_error,
                "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")}}
     return render(request, "demos/play.html", context, status=status)

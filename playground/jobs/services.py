@@ -132,6 +132,8 @@ def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, c
     for spec in specs:
         if refused := job_dataset_error(owner, spec):
             raise SubmissionRefused({"dataset": [refused]})
+        if refused := job_reference_errors(owner, spec):
+            raise SubmissionRefused({"hyperparameters": refused})
     errors = submission_errors(checked_by, specs)
     if errors:
         raise SubmissionRefused(errors)
@@ -330,7 +332,46 @@ def train_options(job: Job) -> dict:
     (trainer.multi_worker): data folder, checkpoint retention, TF.js size limit, fork origin."""
     return {"data_dir": settings.PLAYGROUND_DATA_DIR, "retention": checkpoint_retention(),
             "max_tfjs_bytes": settings.PLAYGROUND_MAX_TFJS_BYTES or None,
-            "snapshot_interval_s": settings.PLAYGROUND_SNAPSHOT_INTERVAL_S or None, **fork_options(job)}
+            "snapshot_interval_s": settings.PLAYGROUND_SNAPSHOT_INTERVAL_S or None, **fork_options(job),
+            **base_model_options(job)}
+
+
+def _referenced_jobs(spec) -> dict[str, int]:
+    """The hyperparameters of `spec` that name another job ("job:<id>", `Param.jobs`), with its id."""
+    from trainer.hyperparams import job_reference
+    from trainer.recipes import get_recipe
+
+    params = get_recipe(spec.recipe).hyperparameters
+    return {name: job_reference(value) for name, value in spec.hyperparameters.items()
+            if name in params and params[name].jobs and job_reference(value) is not None}
+
+
+def job_reference_errors(owner, spec) -> dict[str, list[str]]:
+    """Why a hyperparameter that names another job may not ({} when all may): the job must be
+    the owner's (another user's reads as missing), have succeeded and exported a Keras model."""
+    errors = {}
+    for name, pk in _referenced_jobs(spec).items():
+        base = Job.objects.filter(owner=owner, pk=pk).first()
+        if base is None:
+            errors[name] = [f"You have no job {pk}; name one of yours (GET /api/v1/jobs/)."]
+        elif base.status != Job.Status.SUCCEEDED or base.artifact("keras") is None:
+            errors[name] = [f"Job {pk} is {base.status} and has no exported Keras model to build on; "
+                            "name a succeeded job."]
+    return errors
+
+
+def base_model_options(job: Job) -> dict:
+    """`train()`'s `base_models`: the exported Keras model of each job the spec names."""
+    found = {}
+    for name, pk in _referenced_jobs(job).items():
+        base = Job.objects.filter(pk=pk).first()
+        artifact = base.artifact("keras") if base is not None else None
+        path = job_workdir(pk) / artifact.path if artifact is not None else None
+        if path is None or not path.exists():
+            raise FileNotFoundError(f"job {pk}'s exported model, which {name} names, is gone; submit again "
+                                    "with another job")
+        found[name] = str(path)
+    return {"base_models": found} if found else {}
 
 
 def fork_options(job: Job) -> dict:

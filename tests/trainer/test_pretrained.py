@@ -96,3 +96,14 @@ def test_the_preprocessing_is_keras_own_and_the_count_is_the_built_models(name):
     counted = RECIPES["imagenet"].count({"model": name}, (224, 224, 3), 1000)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert (counted.params, counted.trainable) == (model.count_params(), trainable)
+
+
+@pytest.mark.parametrize("input_shape, size", [((8, 8, 1), 32), ((40, 40, 3), 40)])
+def test_the_transfer_count_is_the_built_models(input_shape, size):
+    hp = {**RECIPES["transfer"].defaults(), "input_size": size}
+    model = RECIPES["transfer"].build(hp, input_shape, 3)
+
+    counted = RECIPES["transfer"].count(hp, input_shape, 3)
+
+    assert counted.params == counted.exported == model.count_params()
+    assert counted.trainable == 1280 * 3 + 3  # the head alone

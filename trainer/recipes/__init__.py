@@ -119,10 +119,10 @@ class Recipe:
 
 def _load_recipes() -> dict[str, Recipe]:
     from trainer.recipes import cifar10, dcgan, fizzbuzz, lenet, matrix_factorization, mlp
-    from trainer.recipes import imagenet, seq2seq
+    from trainer.recipes import imagenet, seq2seq, transfer
 
     return {module.RECIPE.name: module.RECIPE
-            for module in (mlp, lenet, fizzbuzz, cifar10, dcgan, matrix_factorization, seq2seq, imagenet)}
+            for module in (mlp, lenet, fizzbuzz, cifar10, dcgan, matrix_factorization, seq2seq, imagenet, transfer)}
 
 
 RECIPES: dict[str, Recipe] = _load_recipes()
