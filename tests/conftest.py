@@ -77,3 +77,13 @@ async def server_loop():
     events.use_loop(asyncio.get_running_loop())
     yield
     events.use_loop(None)
+
+
+@pytest.fixture(scope="session")
+def pretrained_mirror(tmp_path_factory):
+    """Locally made MobileNetV2 weights and a class index (tests/support/pretrained.py), made
+    once per run: (folder, sha256 by file name). Copy them; do not change them."""
+    from tests.support.pretrained import make_mirror
+
+    folder = tmp_path_factory.mktemp("pretrained-mirror")
+    return folder, make_mirror(folder)

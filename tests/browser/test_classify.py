@@ -2,6 +2,7 @@
 site's cache, never the internet) labels a photo in TF.js and on the server, side by side."""
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
@@ -9,12 +10,13 @@ import requests
 from PIL import Image
 
 from tests.browser.conftest import log_in, on_phone, screenshot
-from tests.support.pretrained import make_mirror, write_manifest
+from tests.support.pretrained import write_manifest
 from trainer import pretrained
 
 
-def test_a_photo_gets_the_same_top_5_in_the_browser_and_on_the_server(site, page, tmp_path):
-    write_manifest(site.data_dir, "http://127.0.0.1:9", make_mirror(pretrained.cache_dir(site.data_dir)))
+def test_a_photo_gets_the_same_top_5_in_the_browser_and_on_the_server(site, page, tmp_path, pretrained_mirror):
+    shutil.copytree(pretrained_mirror[0], pretrained.cache_dir(site.data_dir), dirs_exist_ok=True)
+    write_manifest(site.data_dir, "http://127.0.0.1:9", pretrained_mirror[1])
     headers = {"Authorization": f"Token {site.tokens['alice']}"}
     job = requests.post(f"{site.base_url}/api/v1/jobs/", json={"recipe": "imagenet"}, headers=headers, timeout=10).json()
     deadline = time.monotonic() + 180

@@ -6,15 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.pretrained import MODEL, make_mirror, served, write_manifest
+from tests.support.pretrained import MODEL, served, write_manifest
 from trainer import pretrained
 from trainer.recipes import RECIPES
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mirror")
-    return folder, make_mirror(folder)
+@pytest.fixture
+def mirror(pretrained_mirror):
+    return pretrained_mirror
 
 
 def test_weights_come_through_keras_downloader_and_load_into_the_architecture(mirror, tmp_path):

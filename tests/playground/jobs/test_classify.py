@@ -16,17 +16,16 @@ from playground.jobs import services
 from playground.jobs.models import Job
 from playground.jobs.reporter import artifact_url
 from tests.conftest import client_for
-from tests.support.pretrained import MODEL, make_mirror, served, write_manifest
+from tests.support.pretrained import MODEL, served, write_manifest
 from trainer import pretrained
 from trainer.spec import validate_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mirror")
-    return folder, make_mirror(folder)
+@pytest.fixture
+def mirror(pretrained_mirror):
+    return pretrained_mirror
 
 
 @pytest.fixture

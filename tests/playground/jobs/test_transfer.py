@@ -14,7 +14,7 @@ from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
 from tests.playground.datasets.factories import two_class_zip
-from tests.support.pretrained import MODEL, make_mirror, write_manifest
+from tests.support.pretrained import MODEL, write_manifest
 from trainer import pretrained
 from trainer.spec import validate_spec
 
@@ -99,10 +99,11 @@ def test_a_base_that_is_neither_a_cnn_nor_a_job_names_both(alice):
         "Must be one of: mobilenet_v2, densenet121, or job:<id> (one of your succeeded jobs)."]
 
 
-def test_an_imagenet_base_stays_frozen_and_only_the_head_trains(alice, settings, tmp_path):
+def test_an_imagenet_base_stays_frozen_and_only_the_head_trains(alice, settings, tmp_path, pretrained_mirror):
     settings.PLAYGROUND_DATA_DIR = tmp_path / "data"
     folder = pretrained.cache_dir(settings.PLAYGROUND_DATA_DIR)
-    write_manifest(settings.PLAYGROUND_DATA_DIR, "http://127.0.0.1:9", make_mirror(folder))
+    shutil.copytree(pretrained_mirror[0], folder)
+    write_manifest(settings.PLAYGROUND_DATA_DIR, "http://127.0.0.1:9", pretrained_mirror[1])
     job = services.create_job(alice, validate_spec({"recipe": "transfer", "hyperparameters": {
         "base": MODEL, "epochs": 2, "input_size": 32}}))
     services.run_job(job.pk, "w1")
