@@ -38,9 +38,10 @@ class BundleError(ValueError):
 
 
 def can_train(recipe: Recipe) -> bool:
-    """Whether the browser can train this recipe: a classifier on the shared runner (the
-    others have their own training loops, losses or data)."""
-    return recipe.run is None
+    """Whether the browser can train this recipe: a classifier on the shared runner, or a head
+    on a frozen base (`Recipe.browser_parts`); the others have their own training loops,
+    losses or data."""
+    return recipe.run is None or recipe.browser_parts is not None
 
 
 def engine_errors(spec: JobSpec) -> list[str]:
@@ -52,7 +53,7 @@ def engine_errors(spec: JobSpec) -> list[str]:
         able = ", ".join(name for name, r in RECIPES.items() if can_train(r))
         return [f"{spec.recipe} trains only on a server: its runner has its own training loop. "
                 f"Browsers train {able}."]
-    errors = []
+    errors = list(recipe.browser_errors({**recipe.defaults(), **spec.hyperparameters})) if recipe.browser_errors else []
     if spec.strategy != "default":
         errors.append(f"A browser trains on one device: strategy must be default, not {spec.strategy}.")
     if spec.gpus:
@@ -125,15 +126,24 @@ def _check_specs(specs: list[dict], expected: list[dict]) -> None:
 
 # ---- preparing a job ------------------------------------------------------------------------
 
+def _models(recipe: Recipe, hp: dict, dataset, data_dir, base_models) -> tuple[Any, Any]:
+    """(frozen base or None, the model the tab trains) for a job."""
+    if recipe.browser_parts is not None:
+        return recipe.browser_parts(hp, dataset, data_dir, dict(base_models or {}))
+    return None, recipe.build(hp, dataset.input_shape, dataset.num_classes)
+
+
 def prepare(spec: JobSpec, workdir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-            dataset: datasets.Dataset | None = None) -> dict[str, Any]:
+            dataset: datasets.Dataset | None = None, base_models: dict[str, Any] | None = None) -> dict[str, Any]:
     """Writes the job's TF.js model (initial weights) and its data bundles; returns the job's
     facts: weights `[{name, shape, dtype}]` in the model.json's order, `data` (split → bundle
     path), `input_shape`, `num_classes`, `class_names`, `samples` per split. Idempotent.
 
     `dataset`: the job's data when the caller has it (an upload), as `train()` takes it; its
     bundles are the job's own, in the workdir. Registered datasets are loaded and their bundles
-    shared between jobs under `data_dir`."""
+    shared between jobs under `data_dir`. A recipe with `browser_parts` also gets its frozen
+    base as a TF.js model with its weights (`base/`), whose outputs the tab trains on; facts
+    then say `"base": true`. `base_models`: as `train()` takes them."""
     folder = Path(workdir) / FOLDER
     facts_file = folder / "job.json"
     if facts_file.exists():
@@ -151,10 +161,12 @@ def prepare(spec: JobSpec, workdir: str | os.PathLike, data_dir: str | os.PathLi
     from tensorflowjs import converters
 
     keras.utils.set_random_seed(hp["seed"])
-    model = recipe.build(hp, dataset.input_shape, dataset.num_classes)
+    base, model = _models(recipe, hp, dataset, data_dir, base_models)
     staging = folder.with_name(FOLDER + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     converters.save_keras_model(model, str(staging / "model"))
+    if base is not None:
+        converters.save_keras_model(base, str(staging / "base"))
     manifest = json.loads((staging / "model" / "model.json").read_text())
     weights = [{"name": w["name"], "shape": list(w["shape"]), "dtype": w["dtype"]}
                for group in manifest["weightsManifest"] for w in group["weights"]]
@@ -168,6 +180,7 @@ def prepare(spec: JobSpec, workdir: str | os.PathLike, data_dir: str | os.PathLi
         "data": data, "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes,
         "class_names": list(dataset.class_names),
         "samples": {split: _samples(path) for split, path in data.items()},
+        "base": base is not None,
     }
     (staging / "job.json").write_text(json.dumps(facts))
     shutil.rmtree(folder, ignore_errors=True)
@@ -176,9 +189,14 @@ def prepare(spec: JobSpec, workdir: str | os.PathLike, data_dir: str | os.PathLi
 
 
 def model_files(workdir: str | os.PathLike) -> dict[str, Path]:
-    """The files of the issued model by name (model.json and its shards)."""
-    folder = Path(workdir) / FOLDER / "model"
-    return {path.name: path for path in folder.iterdir()} if folder.is_dir() else {}
+    """The files of the issued model by name (model.json and its shards), and of its frozen
+    base where it has one, as "base/<name>"."""
+    found = {}
+    for prefix, name in (("", "model"), ("base/", "base")):
+        folder = Path(workdir) / FOLDER / name
+        if folder.is_dir():
+            found.update({prefix + path.name: path for path in folder.iterdir()})
+    return found
 
 
 def _data_bundles(spec: JobSpec, hp: dict, dataset, root: Path) -> dict[str, str]:
@@ -234,10 +252,11 @@ def save_checkpoint(workdir: str | os.PathLike, weights: list[np.ndarray], state
 
 def finish(spec: JobSpec, weights: list[np.ndarray], reporter, workdir: str | os.PathLike,
            data_dir: str | os.PathLike | None = None, *, history: dict[str, list[float]] | None = None,
-           max_tfjs_bytes: int | None = None, dataset: datasets.Dataset | None = None) -> dict[str, Any]:
+           max_tfjs_bytes: int | None = None, dataset: datasets.Dataset | None = None,
+           base_models: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluates and exports the weights a browser trained, exactly as a worker's run ends:
     `{"test_metrics", "analysis", "warnings", "artifacts", "precision", "devices", ...}`.
-    `dataset`: as for `prepare`."""
+    `dataset`, `base_models`: as for `prepare` (a head's weights are put on its base)."""
     import tf_keras as keras
 
     from trainer.context import SafeReporter
@@ -249,8 +268,10 @@ def finish(spec: JobSpec, weights: list[np.ndarray], reporter, workdir: str | os
     if dataset is None:
         dataset = datasets.load(spec.dataset, data_dir, **{name: hp[name] for name in recipe.dataset_options})
     keras.mixed_precision.set_global_policy("float32")
-    model = recipe.build(hp, dataset.input_shape, dataset.num_classes)
+    base, model = _models(recipe, hp, dataset, data_dir, base_models)
     model.set_weights(weights)
+    if base is not None:
+        model = keras.Model(base.input, model.layers[-1](base.output), name=f"{spec.recipe}_browser")
     model.compile(optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     events.log("The browser's weights arrived; testing and exporting them on the server.")

@@ -129,7 +129,8 @@ class ClaimView(APIView):
         spec = validate_spec(job.spec_dict())
         workdir = services.job_workdir(job.pk)
         try:
-            facts = engine.prepare(spec, workdir, settings.PLAYGROUND_DATA_DIR, dataset=train_dataset(spec))
+            facts = engine.prepare(spec, workdir, settings.PLAYGROUND_DATA_DIR, dataset=train_dataset(spec),
+                                   base_models=services.base_model_options(job).get("base_models"))
         except Exception as exc:  # DatasetError offline, or a bug: the job says which
             log.exception("job %s: preparing the browser's model and data failed", job.pk)
             reason = str(exc) if isinstance(exc, DatasetError) else services.crash_reason(exc, "before the first epoch")
@@ -140,6 +141,8 @@ class ClaimView(APIView):
         return Response({
             "lease": lease,
             "model_url": f"{base}/model/model.json",
+            # A head on a frozen base: the tab turns the images into the base's outputs first.
+            **({"base_url": f"{base}/model/base/model.json"} if facts.get("base") else {}),
             "data": {split: f"{base}/data/{split}.bin" for split in engine.SPLITS},
             "training": {
                 **{k: hp[k] for k in ("optimizer", "learning_rate", "batch_size", "epochs", "patience", "seed",
@@ -157,7 +160,8 @@ class ClaimView(APIView):
 class ModelFileView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT})
     def get(self, request, pk: int, path: str):
-        """The issued model: model.json and its weight shards (initial weights)."""
+        """The issued model: model.json and its weight shards (initial weights); base/... its
+        frozen base, where the job trains a head on one."""
         job = _owned_job(request, pk)
         files = engine.model_files(services.job_workdir(job.pk))
         if path not in files:
@@ -321,7 +325,8 @@ class FinishView(APIView):
             spec = validate_spec(job.spec_dict())
             result = engine.finish(spec, weights, JobReporter(job.pk), services.job_workdir(job.pk),
                                    settings.PLAYGROUND_DATA_DIR, history=job.metrics, dataset=train_dataset(spec),
-                                   max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None)
+                                   max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None,
+                                   base_models=services.base_model_options(job).get("base_models"))
         except Exception as exc:
             log.exception("job %s: finishing the browser's weights failed", job.pk)
             services.fail_job(job.pk, services.crash_reason(exc, f"after epoch {job.completed_epochs}"))

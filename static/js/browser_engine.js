@@ -457,15 +457,64 @@ export async function trainInBrowser(jobId, {
   }
 }
 
+/** The outputs of the frozen base at `url` for each of `inputs` ({values, shape}), computed in
+ * batches of 64 on the first of `backends` that runs it (a forward pass: wasm runs convolutions),
+ * as {values, shape}; the base is disposed after. */
+export async function baseOutputs(url, inputs, backends = BACKENDS) {
+  const tf = globalThis.tf;
+  const reasons = [];
+  for (const name of backends) {
+    if (!tf.findBackendFactory(name)) continue;
+    let base = null;
+    try {
+      if (tf.wasm && !useBackend.wasmPathSet) {
+        tf.wasm.setWasmPaths(WASM_PATH);
+        useBackend.wasmPathSet = true;
+      }
+      if (!(await tf.setBackend(name))) throw new Error("it did not start");
+      await tf.ready();
+      base = await tf.loadLayersModel(url);
+      const outputs = [];
+      for (const input of inputs) {
+        const rows = input.shape[0];
+        const width = input.values.length / rows;
+        const parts = [];
+        for (let start = 0; start < rows; start += 64) {
+          const count = Math.min(64, rows - start);
+          const x = tf.tensor(input.values.subarray(start * width, (start + count) * width), [count, ...input.shape.slice(1)]);
+          const y = base.predict(x);
+          parts.push(await y.data());
+          tf.dispose([x, y]);
+          await yieldToPage();
+        }
+        const features = base.outputs[0].shape.at(-1);
+        const values = new Float32Array(rows * features);
+        parts.reduce((offset, part) => { values.set(part, offset); return offset + part.length; }, 0);
+        outputs.push({ values, shape: [rows, features] });
+      }
+      return outputs;
+    } catch (error) {
+      reasons.push(`${name}: ${error.message}`);
+    } finally {
+      base?.dispose();
+    }
+  }
+  throw new Error(`No TF.js backend runs the frozen base in this browser (${reasons.join("; ")}).`);
+}
+
 // The issued model compiled with the job's optimizer on the fastest backend that trains it,
 // and the train and validation splits as tensors. The test split stays on the server, which
 // tests the weights the tab uploads.
 async function prepare(api, job, backends) {
   const tf = globalThis.tf;
   const training = job.training;
-  const [artifacts, train, validation] = await Promise.all([
+  let [artifacts, train, validation] = await Promise.all([
     tf.io.http(job.model_url).load(), api.bundle(job.data.train).then(xy), api.bundle(job.data.validation).then(xy),
   ]);
+  if (job.base_url) {
+    // A head on a frozen base: the base's outputs for every image, once; the head trains on them.
+    [train.x, validation.x] = await baseOutputs(job.base_url, [train.x, validation.x], backends);
+  }
   const n = Math.min(training.batch_size, train.x.shape[0]);
   const backend = await useBackend(artifacts, head(train.x, n), head(train.y, n), backends);
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));

@@ -70,6 +70,12 @@ class Recipe:
             sized in the web process, which must not allocate the weights it is to refuse.
         user_data: kinds of uploaded datasets (`trainer.user_data.KINDS`) it trains on, named
             in a job as "user:<id>"; () for none.
+        browser_parts: for a recipe with its own runner that a browser can still train as a
+            frozen base and a classifier head: `browser_parts(hp, dataset, data_dir,
+            base_models) -> (base, head)` (tf_keras models; the tab computes the base's outputs
+            once and trains the head). None: only a recipe without `run` trains in a browser.
+        browser_errors: `browser_errors(hp) -> [reason]`: settings a browser cannot train
+            with `browser_parts` (without TensorFlow: it runs at submission).
     """
 
     name: str
@@ -87,6 +93,8 @@ class Recipe:
     actions: tuple[Action, ...] = ()
     count: Callable[[dict[str, Any], tuple[int, ...], int], ModelCount] | None = None
     user_data: tuple[str, ...] = ()
+    browser_parts: Callable[..., tuple[Any, Any]] | None = None
+    browser_errors: Callable[[dict[str, Any]], list[str]] | None = None
 
     @property
     def try_page(self) -> str | None:
@@ -107,8 +115,9 @@ class Recipe:
             "datasets": list(self.datasets),
             "default_dataset": self.default_dataset,
             "try_page": self.try_page,
-            # Where it can train: every recipe on a server; classifiers also in the browser.
-            "engines": ["server", "browser"] if self.run is None else ["server"],
+            # Where it can train: every recipe on a server; classifiers (and heads on a frozen
+            # base) also in the browser.
+            "engines": ["server", "browser"] if self.run is None or self.browser_parts else ["server"],
             # Kinds of uploaded datasets it trains on, named "user:<id>" (GET /api/v1/datasets/).
             "user_data": list(self.user_data),
             "hyperparameters": {

@@ -133,3 +133,15 @@ def test_the_play_form_offers_your_succeeded_jobs_as_bases_and_refuses_another_u
     response = page.post("/play/transfer/", {"base": f"job:{theirs.pk}", "dataset": "digits"})
     assert response.status_code == 400
     assert f"You have no job {theirs.pk}; name one of yours" in response.content.decode()
+
+
+def test_a_browser_trains_a_head_on_a_frozen_base_only(alice):
+    api = client_for(alice)
+    catalog = {r["name"]: r["engines"] for r in api.get("/api/v1/recipes/").json()}
+    assert catalog["transfer"] == ["server", "browser"] and catalog["imagenet"] == ["server"]
+
+    refused = api.post("/api/v1/jobs/", {"recipe": "transfer", "engine": "browser",
+                                         "hyperparameters": {"trainable_layers": 2}}, format="json")
+    assert refused.status_code == 400
+    assert "trainable_layers must be 0, not 2" in str(refused.json()["engine"])
+    assert api.post("/api/v1/jobs/", {"recipe": "transfer", "engine": "browser"}, format="json").status_code == 201

@@ -91,11 +91,35 @@ def _job_base(path: str, input_shape: tuple[int, ...], *, trained: bool):
     return keras.Model(inputs, features, name="job_base")
 
 
-def make_base(hp: dict[str, Any], input_shape, context, *, trained: bool = True):
-    reference = job_reference(hp["base"])
-    if reference is not None:
-        return _job_base(context.base_models["base"], input_shape, trained=trained)
-    return _imagenet_base(hp["base"], input_shape, hp["input_size"], context.data_dir, trained=trained)
+def make_base(hp: dict[str, Any], input_shape, data_dir, base_models: dict[str, Any], *, trained: bool = True):
+    if job_reference(hp["base"]) is not None:
+        return _job_base(base_models["base"], input_shape, trained=trained)
+    return _imagenet_base(hp["base"], input_shape, hp["input_size"], data_dir, trained=trained)
+
+
+def head_model(width: int, num_classes: int):
+    """The new softmax head on `width` features (the browser trains this same model)."""
+    import tf_keras as keras
+
+    return keras.Sequential([keras.Input((width,)), keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="head")], name="head")
+
+
+def browser_parts(hp: dict[str, Any], dataset, data_dir, base_models: dict[str, Any]):
+    """The frozen base (the tab computes each image's features once) and the head it trains."""
+    try:
+        base = make_base(hp, dataset.input_shape, data_dir, base_models)
+    except pretrained.PretrainedUnavailable as exc:
+        raise DatasetError(str(exc)) from None
+    base.trainable = False
+    return base, head_model(base.output_shape[-1], dataset.num_classes)
+
+
+def browser_errors(hp: dict[str, Any]) -> list[str]:
+    if hp.get("trainable_layers", 0):
+        return [f"A browser trains the head on a frozen base: trainable_layers must be 0, not "
+                f"{hp['trainable_layers']} (a server trains those)."]
+    return []
 
 
 def _unfreeze_last(base, count: int) -> list[str]:
@@ -148,7 +172,7 @@ def run_transfer(context) -> dict[str, Any]:
                  else f"{pretrained.architecture(hp['base']).title} (ImageNet)")
     try:
         with context.strategy.scope():
-            base = make_base(hp, dataset.input_shape, context)
+            base = make_base(hp, dataset.input_shape, context.data_dir, context.base_models)
     except pretrained.PretrainedUnavailable as exc:
         raise DatasetError(str(exc)) from None
     trainable = _unfreeze_last(base, hp["trainable_layers"])
@@ -156,10 +180,6 @@ def run_transfer(context) -> dict[str, Any]:
     events.log(f"Base: {described}, {base.count_params():,} parameters; {frozen} layers with weights frozen"
                + (f", the last {len(trainable)} train ({', '.join(trainable)})" if trainable else ", all of them")
                + f"; a new {dataset.num_classes}-class softmax head on its {base.output_shape[-1]} features.")
-
-    def head_model(width):
-        return keras.Sequential([keras.Input((width,)), keras.layers.Dense(
-            dataset.num_classes, activation="softmax", dtype="float32", name="head")], name="head")
 
     def compiled(model):
         model.compile(optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
@@ -170,7 +190,7 @@ def run_transfer(context) -> dict[str, Any]:
         if not trainable:
             # A frozen base: its features once, then only the head trains.
             f_train, f_val = (base.predict(x, batch_size=64, verbose=0) for x in (x_train, x_val))
-            head = compiled(head_model(base.output_shape[-1]))
+            head = compiled(head_model(base.output_shape[-1], dataset.num_classes))
             result = context.fit(head, f_train, y_train, validation_data=(f_val, y_val), num_samples=len(x_train))
             model = keras.Model(base.input, head.layers[-1](base.output), name="transfer")
         else:
@@ -182,8 +202,8 @@ def run_transfer(context) -> dict[str, Any]:
     def evaluate(result):
         scores = evaluate_classifier(model, dataset, result["history"], events)
         # The same head, the same epochs, on the features of the same base with random weights.
-        untrained = make_base(hp, dataset.input_shape, context, trained=False)
-        scratch = compiled(head_model(untrained.output_shape[-1]))
+        untrained = make_base(hp, dataset.input_shape, context.data_dir, context.base_models, trained=False)
+        scratch = compiled(head_model(untrained.output_shape[-1], dataset.num_classes))
         scratch.fit(untrained.predict(x_train, batch_size=64, verbose=0), y_train, epochs=result["epochs_run"] or 1,
                     batch_size=hp["batch_size"], verbose=0)
         _, accuracy = scratch.evaluate(untrained.predict(dataset.x_test, batch_size=64, verbose=0), dataset.y_test,
@@ -221,4 +241,6 @@ RECIPE = Recipe(
     count=count_transfer,
     run=run_transfer,
     user_data=("images",),
+    browser_parts=browser_parts,
+    browser_errors=browser_errors,
 )
