@@ -86,7 +86,10 @@ def infer_kind(filename: str, kind: str | None) -> str:
 
 
 def ingest(filename: str, content: bytes, kind: str | None, options: Options, limits: Limits) -> Ingested:
-    """Validates an uploaded file and converts it to the stored form, or raises IngestError."""
+    """Validates an uploaded file and converts it to the stored form, or raises IngestError. A
+    .csv whose header is user,item,rating (and optionally title) is a ratings dataset unless a
+    kind is asked for."""
+    asked = bool(kind)
     kind = infer_kind(filename, kind)
     if limits.max_upload_bytes and len(content) > limits.max_upload_bytes:
         raise IngestError(f"The file is {len(content):,} bytes; the limit is {limits.max_upload_bytes:,} bytes "
@@ -95,6 +98,8 @@ def ingest(filename: str, content: bytes, kind: str | None, options: Options, li
         raise IngestError(f"The file {filename!r} is empty.")
     if kind == "images":
         ingested = ingest_images(content, options, limits)
+    elif kind == "ratings" or (kind == "tabular" and not asked and looks_like_ratings(content)):
+        ingested = ingest_ratings(content)
     else:
         ingested = ingest_tabular(content, options)
     ingested.meta["upload"] = {"filename": filename.replace("\0", "")[:255], "bytes": len(content),
@@ -236,19 +241,24 @@ def decode_image(archive: zipfile.ZipFile, info: zipfile.ZipInfo, options: Optio
 # --- tabular ------------------------------------------------------------------------------
 
 
-def ingest_tabular(content: bytes, options: Options) -> Ingested:
+def csv_rows(content: bytes, what: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a UTF-8 CSV with their line numbers; `what` says what the file
+    should be ("a tabular dataset is a CSV file with a header") in refusals."""
     if b"\0" in content:
         # Binary data (and a NUL PostgreSQL would refuse to keep in the class names).
-        raise IngestError("The file holds NUL bytes, so it is not a CSV text file: a tabular dataset is a CSV file "
-                          "with a header.")
+        raise IngestError(f"The file holds NUL bytes, so it is not a CSV text file: {what}.")
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IngestError(f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read): a tabular dataset is "
-                          "a CSV file with a header.") from None
+        raise IngestError(f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read): {what}.") from None
     rows = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text)), start=1) if any(c.strip() for c in row)]
     if not rows:
         raise IngestError("The file is empty.")
+    return rows
+
+
+def ingest_tabular(content: bytes, options: Options) -> Ingested:
+    rows = csv_rows(content, "a tabular dataset is a CSV file with a header")
     (_, header), body = rows[0], rows[1:]
     header = [name.strip() for name in header]
     if len(header) < 2:
@@ -309,6 +319,70 @@ def label_order(name: str):
         return (0, float(name), name)
     except ValueError:
         return (1, 0.0, name)
+
+
+# --- ratings --------------------------------------------------------------------------------
+
+RATINGS_COLUMNS = ("user", "item", "rating")
+MIN_RATINGS = 10
+
+
+def _ratings_header(header: list[str]) -> list[str]:
+    return [name.strip().lower() for name in header]
+
+
+def looks_like_ratings(content: bytes) -> bool:
+    first = content[:4096].decode("utf-8-sig", errors="replace").splitlines()[:1]
+    header = _ratings_header(next(csv.reader(first), [])) if first else []
+    return header[:3] == list(RATINGS_COLUMNS) and header[3:] in ([], ["title"])
+
+
+def ingest_ratings(content: bytes) -> Ingested:
+    """user,item,rating[,title] rows → (user, item) indexes (users and items in order of first
+    appearance) and the ratings, for the recommender."""
+    what = "a ratings dataset is a CSV file with the header user,item,rating (and optionally title)"
+    rows = csv_rows(content, what)
+    (_, header), body = rows[0], rows[1:]
+    names = _ratings_header(header)
+    missing = [c for c in RATINGS_COLUMNS if c not in names]
+    if missing:
+        raise IngestError(f"No column {', '.join(missing)} in the header ({', '.join(header)}): {what}.")
+    at = {name: names.index(name) for name in (*RATINGS_COLUMNS, "title") if name in names}
+    users, items, titles = {}, {}, {}
+    pairs, ratings, errors = [], [], []
+    for number, row in body:
+        if len(row) != len(header):
+            errors.append(f"line {number} has {len(row)} columns, the header {len(header)}")
+        else:
+            user, item, cell = (row[at[c]].strip() for c in RATINGS_COLUMNS)
+            try:
+                rating = float(cell)
+            except ValueError:
+                rating = math.nan
+            if not user or not item:
+                errors.append(f"line {number}: an empty {'user' if not user else 'item'}")
+            elif not math.isfinite(rating):
+                errors.append(f"line {number}, column 'rating': {cell!r} is not a finite number")
+            else:
+                pairs.append((users.setdefault(user, len(users)), items.setdefault(item, len(items))))
+                ratings.append(rating)
+                if "title" in at and row[at["title"]].strip():
+                    titles.setdefault(item, row[at["title"]].strip()[:200])
+        if len(errors) >= LISTED:
+            break
+    if errors:
+        raise IngestError("The CSV cannot be read: " + "; ".join(errors[:LISTED]) + ".")
+    if len(ratings) < MIN_RATINGS or len(users) < 2 or len(items) < 2:
+        raise IngestError(f"{len(ratings)} rating(s) by {len(users)} user(s) of {len(items)} item(s): a recommender "
+                          f"needs at least {MIN_RATINGS} ratings, 2 users and 2 items.")
+    x, y = np.array(pairs, dtype=np.int32), np.array(ratings, dtype=np.float32)
+    train, test = user_data.ratings_split(len(y))
+    item_names = list(items)
+    meta = {"samples": len(y), "train_samples": len(train), "test_samples": len(test), "num_users": len(users),
+            "num_items": len(items), "input_shape": [len(users), len(items)], "num_classes": 0,
+            "rating_range": [float(y.min()), float(y.max())], "titled_items": len(titles)}
+    return Ingested("ratings", user_data.pack("ratings", x, y, [], users=list(users), items=item_names,
+                                              titles=[titles.get(item, "") for item in item_names]), meta)
 
 
 # --- both ---------------------------------------------------------------------------------

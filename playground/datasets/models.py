@@ -18,6 +18,7 @@ class UserDataset(models.Model):
     class Kind(models.TextChoices):
         IMAGES = "images"
         TABULAR = "tabular"
+        RATINGS = "ratings"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=100)

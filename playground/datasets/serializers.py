@@ -12,11 +12,13 @@ class DatasetUploadSerializer(serializers.Serializer):
 
     file = serializers.FileField(help_text="A .zip with one folder of PNG/JPEG/WebP images per class (kind images), "
                                            "or a .csv with a header, numeric feature columns and a label column "
-                                           "(kind tabular).")
+                                           "(kind tabular), or a .csv with the header user,item,rating[,title] "
+                                           "(kind ratings, for the recommender).")
     name = serializers.CharField(max_length=100, help_text="Your name for it; uploading the same name again makes "
                                                            "its next version.")
     kind = serializers.ChoiceField(choices=list(user_data.KINDS), required=False,
-                                   help_text="images or tabular; default: from the file's extension (.zip, .csv).")
+                                   help_text="images, tabular or ratings; default: from the file's extension (.zip, .csv; a .csv whose "
+                                             "header is user,item,rating[,title] is ratings).")
     size = serializers.IntegerField(required=False, default=28, min_value=ingest.SIZES[0], max_value=ingest.SIZES[1],
                                     help_text="images: the side, in pixels, every image is resized to (default 28).")
     channels = serializers.ChoiceField(choices=list(ingest.CHANNELS), required=False, default=1,

@@ -14,6 +14,14 @@ from trainer.datasets import DatasetError
 from trainer.sizing import format_bytes
 
 
+def contents(dataset) -> str:
+    """What a dataset holds, for its row: classes and counts, or a ratings table's size."""
+    meta = dataset.meta
+    if dataset.kind == "ratings":
+        return f"{meta.get('samples', 0):,} ratings by {meta.get('num_users', 0):,} users of {meta.get('num_items', 0):,} items"
+    return ", ".join(f"{c['name']} ({c['count']})" for c in meta.get("classes", []))
+
+
 @login_required
 def datasets_page(request):
     """Your datasets, and an upload form; the same checks and refusals as POST /api/v1/datasets/."""
@@ -34,8 +42,7 @@ def datasets_page(request):
                 return redirect("datasets")
         else:
             status = 400
-    rows = [{"dataset": d, "bytes": format_bytes(d.size),
-             "classes": ", ".join(f"{c['name']} ({c['count']})" for c in d.meta.get("classes", []))}
+    rows = [{"dataset": d, "bytes": format_bytes(d.size), "classes": contents(d)}
             for d in services.own_datasets(request.user)]
     return render(request, "datasets/list.html", {"form": form, "rows": rows}, status=status)
 

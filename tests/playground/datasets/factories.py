@@ -45,3 +45,13 @@ def csv_bytes(rows: int = 12) -> bytes:
         base = 1.0 if species == "a" else 5.0
         lines.append(f"{base + i * 0.01:.2f},{base * 2 + i * 0.02:.2f},{species}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def ratings_bytes(users: int = 6, items: int = 5, titles: bool = True) -> bytes:
+    """Every user rates every item: users who like even items and users who like odd ones."""
+    lines = ["user,item,rating" + (",title" if titles else "")]
+    for u in range(users):
+        for i in range(items):
+            rating = 5 if (u + i) % 2 == 0 else 1
+            lines.append(f"u{u},m{i},{rating}" + (f",Movie {i}" if titles else ""))
+    return ("\n".join(lines) + "\n").encode()

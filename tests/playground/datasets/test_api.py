@@ -9,7 +9,7 @@ import pytest
 
 from playground.datasets.models import UserDataset
 from tests.conftest import client_for
-from tests.playground.datasets.factories import csv_bytes, image_bytes, two_class_zip, zip_bytes
+from tests.playground.datasets.factories import csv_bytes, image_bytes, ratings_bytes, two_class_zip, zip_bytes
 from trainer import user_data
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +59,17 @@ def test_a_csv_becomes_a_tabular_dataset_labelled_by_its_last_column(upload):
     assert meta["label"] == "species" and meta["input_shape"] == [2]
     assert meta["classes"] == [{"name": "a", "count": 5}, {"name": "b", "count": 5}]
     assert [c["name"] for c in meta["columns"]] == ["height", "weight"]
+
+
+def test_a_user_item_rating_csv_becomes_a_ratings_dataset(upload):
+    response = upload("likes.csv", ratings_bytes(users=6, items=5), name="likes")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["kind"] == "ratings"
+    assert {k: body["meta"][k] for k in ("samples", "num_users", "num_items", "input_shape", "titled_items")} == {
+        "samples": 30, "num_users": 6, "num_items": 5, "input_shape": [6, 5], "titled_items": 5}
+    assert body["meta"]["train_samples"] + body["meta"]["test_samples"] == 30
 
 
 def test_a_csv_label_column_can_be_chosen(upload):
@@ -156,6 +167,13 @@ REFUSALS = [
     ("a csv with one label", "t.csv", b"x,label\n1,a\n2,a\n", {}, 400, "only one class"),
     ("an unknown label column", "t.csv", csv_bytes(), {"label": "colour"}, 400, "No column 'colour'"),
     ("an empty file", "t.csv", b"", {}, 400, "empty"),
+    ("a rating that is not a number", "r.csv", b"user,item,rating\nu1,m1,5\nu2,m1,great\n", {}, 400,
+     "line 3, column 'rating': 'great' is not a finite number"),
+    ("a rating row without an item", "r.csv", b"user,item,rating\nu1,,5\n", {}, 400, "line 2: an empty item"),
+    ("too few ratings", "r.csv", b"user,item,rating\nu1,m1,5\nu2,m2,1\n", {}, 400,
+     "2 rating(s) by 2 user(s) of 2 item(s): a recommender needs at least 10 ratings"),
+    ("ratings asked of a csv without their columns", "t.csv", csv_bytes(), {"kind": "ratings"}, 400,
+     "No column user, item, rating in the header (height, weight, species)"),
     ("a binary file named .csv", "t.csv", b"x,label\n1\0,a\n", {}, 400, "NUL bytes"),
     ("an empty zip", "pets.zip", b"", {}, 400, "empty"),
     ("an unknown extension", "pets.rar", b"Rar!", {}, 415, ".zip"),

@@ -9,7 +9,7 @@ from playground.datasets.services import create_dataset
 from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
-from tests.playground.datasets.factories import csv_bytes, two_class_zip
+from tests.playground.datasets.factories import csv_bytes, ratings_bytes, two_class_zip
 from trainer.spec import validate_spec
 
 TINY = {"epochs": 2, "batch_size": 8}
@@ -165,6 +165,24 @@ class TestTraining:
         epoch = job.events.filter(type="epoch").first()
         assert epoch is not None and "val_accuracy" in epoch.data["logs"]
         assert job.test_metrics is not None
+
+    def test_a_recommender_learns_uploaded_ratings_and_recommends_from_them(self, alice):
+        dataset = create_dataset(alice, "likes", "likes.csv", ratings_bytes(users=20, items=12))
+        job = services.create_job(alice, validate_spec({
+            "recipe": "matrix_factorization", "dataset": f"user:{dataset.pk}",
+            "hyperparameters": {"epochs": 60, "batch_size": 16, "factors": 4, "l2": 0.1, "learning_rate": 0.05,
+                                "patience": 0}}))
+
+        services.run_job(job.pk, worker="w1")
+
+        job.refresh_from_db()
+        assert job.status == "succeeded", job.error
+        # Likers of even and of odd items: the factors find it, the global mean cannot.
+        assert job.test_metrics["rmse"] < 0.5 * job.test_metrics["global_mean_rmse"], job.test_metrics
+        response = client_for(alice).post(f"/api/v1/jobs/{job.pk}/recommend/", {"user": 1, "top": 3}, format="json")
+        assert response.status_code == 200, response.content
+        titles = [r["title"] for r in response.json()["recommendations"]]
+        assert titles and all(t.startswith("Movie ") for t in titles)
 
     def test_a_job_whose_upload_was_deleted_fails_saying_so(self, alice):
         dataset = tabular(alice)

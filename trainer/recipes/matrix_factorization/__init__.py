@@ -338,4 +338,5 @@ RECIPE = Recipe(
     dataset_options=("split", "seed"),
     run=run_matrix_factorization,
     pages=(serving.PAGE,), actions=(serving.RECOMMEND,),
+    user_data=("ratings",),
 )
