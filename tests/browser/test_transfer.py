@@ -3,12 +3,15 @@
 server puts the head back on the base, tests and exports the whole."""
 from __future__ import annotations
 
+import shutil
 import time
 
 import requests
 
 from tests.browser.conftest import log_in
 from tests.browser.test_browser_training import api, stored_events
+from tests.support.pretrained import write_manifest
+from trainer import pretrained
 
 
 def test_a_head_on_your_own_job_trains_in_the_tab_on_the_bases_features(site, page):
@@ -38,4 +41,24 @@ def test_a_head_on_your_own_job_trains_in_the_tab_on_the_bases_features(site, pa
     url = next(a["url"] for a in job["artifacts"] if a["variant"] == "float32" and a["kind"] == "tfjs")
     model = requests.get(url, headers={"Authorization": f"Token {site.tokens['alice']}"}, timeout=10)
     assert model.json()["modelTopology"]["model_config"]["config"]["layers"][0]["config"]["batch_input_shape"] == [None, 8, 8, 1]
+    assert page.console_errors == []
+
+
+def test_a_head_on_an_imagenet_cnn_trains_in_the_tab(site, page, pretrained_mirror):
+    # MobileNetV2 (locally made weights): the tab runs grey-to-RGB, resizing, the input scale and
+    # the CNN itself in TF.js, then trains the head.
+    shutil.copytree(pretrained_mirror[0], pretrained.cache_dir(site.data_dir), dirs_exist_ok=True)
+    write_manifest(site.data_dir, "http://127.0.0.1:9", pretrained_mirror[1])
+    log_in(page, site)
+    page.goto(f"{site.base_url}/play/transfer/?base=mobilenet_v2&input_size=32&epochs=2")
+    page.click("#train-browser")
+    page.wait_for_url("**/jobs/*/")
+    job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.wait_for_function("() => document.getElementById('status').textContent === 'succeeded'"
+                           " || window.playground.engine?.state === 'failed'", timeout=120_000)
+    assert page.evaluate("() => window.playground.engine.state") != "failed", page.evaluate("() => window.playground.engine.error")
+
+    job = api(site, "GET", f"/api/v1/jobs/{job_id}/").json()
+    assert job["engine"] == "browser" and job["test_metrics"]["accuracy"] >= 0
+    assert [e["data"]["epoch"] for e in stored_events(site, job_id) if e["type"] == "epoch"] == [1, 2]
     assert page.console_errors == []

@@ -106,3 +106,15 @@ def test_the_transfer_count_is_the_built_models(input_shape, size):
 
     assert counted.params == counted.exported == model.count_params()
     assert counted.trainable == 1280 * 3 + 3  # the head alone
+
+
+def test_images_reach_a_base_by_whole_factors_that_tf_js_computes_the_same():
+    from tf_keras import Input
+
+    from trainer.datasets import DatasetError
+    from trainer.recipes.transfer import _resize, imagenet_size
+
+    assert [imagenet_size(side, 96) for side in (8, 28, 32, 128, 224)] == [96, 84, 96, 128, 112]
+    assert _resize(Input((12, 12, 1)), (12, 12), (8, 8)).shape[1:3] == (8, 8)  # up 2, pool 3
+    with pytest.raises(DatasetError, match="resizing would pass through 9700x9700 pixels"):
+        _resize(Input((100, 100, 1)), (100, 100), (97, 97))

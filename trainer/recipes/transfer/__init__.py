@@ -25,9 +25,51 @@ _FEATURES = {"mobilenet_v2": 1280, "densenet121": 1024}
 ADAPTERS = ("imagenet_scale", "rgb_to_grey")
 
 
+MAX_RESIZE_SIDE = 1024  # the largest intermediate image a resize by up- and down-sampling makes
+
+
+def _resize(x, source: tuple[int, int], target: tuple[int, int]):
+    """Resizes images inside the model by whole factors: nearest upsampling, then average
+    pooling (via the sides' common divisor when neither divides the other). Both compute
+    exactly the same in tf_keras and TF.js, where TF.js 4.22's Resizing layer does not: it
+    gets the output shape of a batch wrong and aligns corners, which Keras does not."""
+    import math
+
+    import tf_keras as keras
+
+    if tuple(source) == tuple(target):
+        return x
+    divisors = [math.gcd(s, t) for s, t in zip(source, target)]
+    up = tuple(t // g for t, g in zip(target, divisors))
+    down = tuple(s // g for s, g in zip(source, divisors))
+    if any(s * u > MAX_RESIZE_SIDE for s, u in zip(source, up)):
+        raise DatasetError(f"The images are {source[0]}x{source[1]} and the base takes {target[0]}x{target[1]}: "
+                           f"resizing would pass through {source[0] * up[0]}x{source[1] * up[1]} pixels, over "
+                           f"{MAX_RESIZE_SIDE}; upload them at a size closer to the base's.")
+    if up != (1, 1):
+        x = keras.layers.UpSampling2D(up, interpolation="nearest", name="upsample")(x)
+    if down != (1, 1):
+        x = keras.layers.AveragePooling2D(down, name="downsample")(x)
+    return x
+
+
+def imagenet_size(side: int, wanted: int) -> int:
+    """The side an ImageNet base sees: `side` times or divided by the whole factor that comes
+    nearest to `wanted` (at least 32, the CNNs' smallest)."""
+    if side >= wanted:
+        factor = max(1, round(side / wanted))
+        while side // factor < 32 and factor > 1:
+            factor -= 1
+        return side // factor if side % factor == 0 else side
+    factor = max(1, round(wanted / side))
+    while side * factor < 32:
+        factor += 1
+    return side * factor
+
+
 def _imagenet_base(name: str, input_shape: tuple[int, ...], size: int, data_dir, *, trained: bool):
     """Images in [0, 1] of `input_shape` → the CNN's pooled features: grey copied to RGB, resized
-    to `size`, mapped to the CNN's own input scale by a frozen 1x1 depthwise convolution (exact,
+    by a whole factor to about `size` (`imagenet_size`), mapped to the CNN's own input scale by a frozen 1x1 depthwise convolution (exact,
     and loadable by TF.js), then the CNN without its ImageNet head, one flat model."""
     import tf_keras as keras
 
@@ -36,8 +78,8 @@ def _imagenet_base(name: str, input_shape: tuple[int, ...], size: int, data_dir,
     x = inputs
     if input_shape[-1] == 1:
         x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
-    if tuple(input_shape[:2]) != (size, size):
-        x = keras.layers.Resizing(size, size, name="resize")(x)
+    side = (imagenet_size(input_shape[0], size), imagenet_size(input_shape[1], size))
+    x = _resize(x, tuple(input_shape[:2]), side)
     scale = keras.layers.DepthwiseConv2D(1, name="imagenet_scale", trainable=False)
     x = scale(x)
     if arch.preprocess == "tf":  # [0, 1] → [-1, 1]
@@ -78,8 +120,7 @@ def _job_base(path: str, input_shape: tuple[int, ...], *, trained: bool):
         grey = keras.layers.Conv2D(1, 1, use_bias=False, name="rgb_to_grey", trainable=False)
         x = grey(x)
         grey.set_weights([np.full((1, 1, 3, 1), 1 / 3, dtype="float32")])
-    if tuple(input_shape[:2]) != expected[:2]:
-        x = keras.layers.Resizing(*expected[:2], name="resize")(x)
+    x = _resize(x, tuple(input_shape[:2]), expected[:2])
     if isinstance(parent, keras.Sequential):
         # Its layers one by one (the same layer objects, so the same weights): a flat model whose
         # last layers `trainable_layers` can name.
@@ -235,7 +276,7 @@ RECIPE = Recipe(
         "trainable_layers": Param("int", 0, min=0, max=50,
                                   help="Layers with weights at the end of the base that train too (0: only the head)."),
         "input_size": Param("int", 96, min=32, max=224,
-                            help="An ImageNet base sees each image resized to this many pixels square."),
+                            help="An ImageNet base sees each image resized by a whole factor to about this many pixels square."),
     },
     build=build_transfer,
     count=count_transfer,
