@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainer.datasets import DatasetError
+
 SUBDIR = "pretrained"
 MANIFEST = "manifest.json"
 _KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -83,8 +85,9 @@ TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
 
 
-class PretrainedUnavailable(Exception):
-    """A file is absent and cannot be fetched, or is corrupt; the message says how to get it."""
+class PretrainedUnavailable(DatasetError):
+    """A file is absent and cannot be fetched, or is corrupt; the message says how to get it. A
+    DatasetError, so a job (worker or browser claim) fails with this message, as for missing data."""
 
 
 def cache_dir(data_dir: str | os.PathLike | None) -> Path:

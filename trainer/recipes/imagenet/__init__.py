@@ -47,11 +47,8 @@ def run_imagenet(context) -> dict[str, Any]:
 
     arch = pretrained.architecture(context.hp["model"])
     context.events.log(f"Loading {arch.title} with its ImageNet weights (nothing to train).")
-    try:
-        model = pretrained.load(arch.name, context.data_dir)
-        names = pretrained.class_names(context.data_dir, for_model=arch.name)
-    except pretrained.PretrainedUnavailable as exc:
-        raise DatasetError(str(exc)) from None
+    model = pretrained.load(arch.name, context.data_dir)  # PretrainedUnavailable fails the job with its message
+    names = pretrained.class_names(context.data_dir, for_model=arch.name)
     context.events.log(f"{arch.title}: {model.count_params():,} parameters, {arch.size}x{arch.size} RGB input; "
                        "exporting.")
     labels = context.workdir / "labels.json"

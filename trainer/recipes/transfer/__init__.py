@@ -146,12 +146,16 @@ def head_model(width: int, num_classes: int):
         num_classes, activation="softmax", dtype="float32", name="head")], name="head")
 
 
+def with_head(base, num_classes: int):
+    """`base` with a new head (`head_model`'s layer) on its features, as one model."""
+    import tf_keras as keras
+
+    return keras.Model(base.input, head_model(base.output_shape[-1], num_classes).layers[-1](base.output))
+
+
 def browser_parts(hp: dict[str, Any], dataset, data_dir, base_models: dict[str, Any]):
     """The frozen base (the tab computes each image's features once) and the head it trains."""
-    try:
-        base = make_base(hp, dataset.input_shape, data_dir, base_models)
-    except pretrained.PretrainedUnavailable as exc:
-        raise DatasetError(str(exc)) from None
+    base = make_base(hp, dataset.input_shape, data_dir, base_models)
     base.trainable = False
     return base, head_model(base.output_shape[-1], dataset.num_classes)
 
@@ -176,11 +180,7 @@ def _unfreeze_last(base, count: int) -> list[str]:
 def build_transfer(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int):
     """The model of an ImageNet base with random weights and a new head (for counting and tests;
     the runner builds it with the base's weights)."""
-    import tf_keras as keras
-
-    base = _imagenet_base(hp["base"], input_shape, hp["input_size"], None, trained=False)
-    return keras.Model(base.input, keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                                                      name="head")(base.output))
+    return with_head(_imagenet_base(hp["base"], input_shape, hp["input_size"], None, trained=False), num_classes)
 
 
 def count_transfer(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> ModelCount:
@@ -211,11 +211,8 @@ def run_transfer(context) -> dict[str, Any]:
                                                       hp["seed"])
     described = (f"job {job_reference(hp['base'])}'s network" if job_reference(hp["base"])
                  else f"{pretrained.architecture(hp['base']).title} (ImageNet)")
-    try:
-        with context.strategy.scope():
-            base = make_base(hp, dataset.input_shape, context.data_dir, context.base_models)
-    except pretrained.PretrainedUnavailable as exc:
-        raise DatasetError(str(exc)) from None
+    with context.strategy.scope():
+        base = make_base(hp, dataset.input_shape, context.data_dir, context.base_models)
     trainable = _unfreeze_last(base, hp["trainable_layers"])
     frozen = sum(1 for layer in base.layers if layer.weights and not layer.trainable and layer.name not in ADAPTERS)
     events.log(f"Base: {described}, {base.count_params():,} parameters; {frozen} layers with weights frozen"
@@ -235,8 +232,7 @@ def run_transfer(context) -> dict[str, Any]:
             result = context.fit(head, f_train, y_train, validation_data=(f_val, y_val), num_samples=len(x_train))
             model = keras.Model(base.input, head.layers[-1](base.output), name="transfer")
         else:
-            model = compiled(keras.Model(base.input, keras.layers.Dense(
-                dataset.num_classes, activation="softmax", dtype="float32", name="head")(base.output)))
+            model = compiled(with_head(base, dataset.num_classes))
             result = context.fit(model, x_train, y_train, validation_data=(x_val, y_val), num_samples=len(x_train))
     compiled(model)
 
