@@ -73,7 +73,6 @@ def served(folder: Path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        server.requests = requests
         yield f"http://127.0.0.1:{server.server_address[1]}", requests
     finally:
         server.shutdown()

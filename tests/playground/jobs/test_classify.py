@@ -14,8 +14,8 @@ from PIL import Image
 
 from playground.jobs import services
 from playground.jobs.models import Job
-from playground.jobs.reporter import artifact_url
 from tests.conftest import client_for
+from tests.support.trained import TrainedOnce
 from tests.support.pretrained import MODEL, served, write_manifest
 from trainer import pretrained
 from trainer.spec import validate_spec
@@ -39,27 +39,14 @@ def data_dir(settings, tmp_path, mirror):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return {"folder": tmp_path_factory.mktemp("trained") / "job", "job": None}
+def trained(tmp_path_factory) -> TrainedOnce:
+    return TrainedOnce(tmp_path_factory.mktemp("trained") / "job")
 
 
 @pytest.fixture
 def classify_job(alice, trained, data_dir) -> Job:
     """The first test runs the job through the worker's service; later ones reuse its files."""
-    if trained["job"] is None:
-        job = services.create_job(alice, validate_spec({"recipe": "imagenet"}))
-        services.run_job(job.pk, "w1")
-        job.refresh_from_db()
-        assert job.status == "succeeded", job.error
-        shutil.copytree(services.job_workdir(job.pk), trained["folder"])
-        trained["job"] = {"artifacts": job.artifacts, "test_metrics": job.test_metrics}
-        return job
-    job = Job.objects.create(owner=alice, recipe="imagenet", dataset="imagenet", hyperparameters={},
-                             status=Job.Status.SUCCEEDED, **trained["job"])
-    job.artifacts = [{**a, "url": artifact_url(job.pk, a["path"])} for a in job.artifacts]
-    job.save()
-    shutil.copytree(trained["folder"], services.job_workdir(job.pk))
-    return job
+    return trained.job(alice, {"recipe": "imagenet"})
 
 
 def photo(size=(300, 200), seed=3, fmt="PNG") -> tuple[str, np.ndarray]:

@@ -116,7 +116,6 @@ def test_an_imagenet_base_stays_frozen_and_only_the_head_trains(alice, settings,
         assert all(np.array_equal(a, b) for a, b in zip(source.get_layer(name).get_weights(), child[name]))
     assert child["head"][0].shape == (1280, 10)
     assert {("tfjs", "float32"), ("tfjs", "uint8")} <= {(a["kind"], a["variant"]) for a in job.artifacts}
-    shutil.rmtree(folder)
 
 
 def test_the_play_form_offers_your_succeeded_jobs_as_bases_and_refuses_another_users(alice, bob):

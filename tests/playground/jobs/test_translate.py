@@ -1,16 +1,14 @@
 """A tiny seq2seq job through services.run_job, then POST /translate/ and the /try/translate/ page."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tests.support.ci import unavailable
 
 from playground.jobs import services
 from playground.jobs.models import Job
-from playground.jobs.reporter import artifact_url
 from tests.conftest import client_for
+from tests.support.trained import TrainedOnce
 from tests.trainer.conftest import REPO
 from trainer.spec import validate_spec
 
@@ -32,28 +30,15 @@ def data_dir(settings, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory) -> TrainedOnce:
     """The first test trains a real job through the worker's service; later ones reuse a copy of
     its files (the database and MEDIA_ROOT are fresh per test)."""
-    return {"folder": tmp_path_factory.mktemp("trained") / "job", "job": None}
+    return TrainedOnce(tmp_path_factory.mktemp("trained") / "job")
 
 
 @pytest.fixture
 def translation_job(alice, trained, data_dir) -> Job:
-    if trained["job"] is None:
-        job = services.create_job(alice, validate_spec({"recipe": "seq2seq", "hyperparameters": TINY}))
-        services.run_job(job.pk, "w1")
-        job.refresh_from_db()
-        assert job.status == "succeeded", job.error
-        shutil.copytree(services.job_workdir(job.pk), trained["folder"])
-        trained["job"] = {"artifacts": job.artifacts, "test_metrics": job.test_metrics}
-        return job
-    job = Job.objects.create(owner=alice, recipe="seq2seq", dataset="multi30k_de_en", hyperparameters=TINY,
-                             status=Job.Status.SUCCEEDED, **trained["job"])
-    job.artifacts = [{**a, "url": artifact_url(job.pk, a["path"])} for a in job.artifacts]  # new pk
-    job.save()
-    shutil.copytree(trained["folder"], services.job_workdir(job.pk))
-    return job
+    return trained.job(alice, {"recipe": "seq2seq", "hyperparameters": TINY})
 
 
 def translate(user, job, **body):
