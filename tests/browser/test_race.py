@@ -35,7 +35,7 @@ def test_a_race_page_shows_reconnecting_and_draws_each_missed_epoch_once(site, p
     response = requests.post(
         f"{site.base_url}/api/v1/races/", headers={"Authorization": f"Token {site.tokens['alice']}"},
         json={"recipe": "mlp", "optimizers": ["sgd", "adam"],
-              "hyperparameters": {"epochs": 6, "hidden_layers": [8], "batch_size": 16}}, timeout=10)
+              "hyperparameters": {"epochs": 6, "hidden_layers": [8], "batch_size": 4}}, timeout=10)
     assert response.status_code == 201, response.text
     race = response.json()
     with contextlib.ExitStack() as stack:
