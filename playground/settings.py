@@ -248,8 +248,9 @@ PLAYGROUND_BODY_LIMITS: dict[str, int] = {
     # below) plus its bundle header.
     "/api/v1/jobs/*/browser/checkpoint/": env_int("PLAYGROUND_MAX_TFJS_BYTES", 100_000_000) + (1 << 20),
     "/api/v1/jobs/*/browser/finish/": env_int("PLAYGROUND_MAX_TFJS_BYTES", 100_000_000) + (1 << 20),
-    # Events are small and frequent: a batch of 50 is a few KiB.
-    "/api/v1/jobs/*/browser/events/": 64 * 1024,
+    # Events are small and frequent: a batch of 50 is a few KiB. A probe sample (trainer.probe)
+    # of the largest 2-D network, 50 neurons × 441 points, is about 130 KiB.
+    "/api/v1/jobs/*/browser/events/": 256 * 1024,
 }
 
 # Uploaded datasets (playground/datasets): the largest file one upload may be (the API and the

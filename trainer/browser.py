@@ -207,6 +207,8 @@ def _data_bundles(spec: JobSpec, hp: dict, dataset, root: Path) -> dict[str, str
     key = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
     folder = root / key
     paths = {split: str(folder / f"{split}.bin") for split in SPLITS}
+    if dataset.probe is not None:  # inputs whose outputs the tab reports (trainer.probe)
+        paths["probe"] = str(folder / "probe.bin")
     if all(Path(p).exists() for p in paths.values()):
         return paths
     x_train, y_train, x_val, y_val = split_validation(dataset.x_train, dataset.y_train,
@@ -216,6 +218,10 @@ def _data_bundles(spec: JobSpec, hp: dict, dataset, root: Path) -> dict[str, str
         partial = Path(paths[split] + ".partial")
         partial.write_bytes(encode_bundle([("x", x), ("y", y)]))
         os.replace(partial, paths[split])
+    if dataset.probe is not None:
+        partial = Path(paths["probe"] + ".partial")
+        partial.write_bytes(encode_bundle([("x", dataset.probe)]))
+        os.replace(partial, paths["probe"])
     return paths
 
 

@@ -37,7 +37,7 @@ def job_callback_class():
 
         def __init__(self, events: SafeReporter, workdir: Path, *, patience: int,
                      batch_size: int, num_samples: int, batch_interval: float,
-                     sample=None, monitor: str | None = "val_loss", resume=None,
+                     sample=None, sample_interval: float = 0.0, monitor: str | None = "val_loss", resume=None,
                      reported_epochs: int | None = None, tensorboard_dir: Path | None = None,
                      retention=None) -> None:
             super().__init__()
@@ -55,6 +55,8 @@ def job_callback_class():
             self.num_samples = num_samples
             self.batch_interval = batch_interval
             self.sample = sample
+            self.sample_interval = sample_interval  # seconds between samples; the last epoch's always goes
+            self.sampled_at = -math.inf
             self.monitor = monitor
             self.cancelled = False
             self.epoch = 0
@@ -145,7 +147,9 @@ def job_callback_class():
             if new:
                 self.events.on_event("epoch", self.last_epoch_event)
             self._write_summaries(values)
-            if self.sample is not None and new:
+            if self.sample is not None and new and (
+                    self.epoch == self.epochs or time.perf_counter() - self.sampled_at >= self.sample_interval):
+                self.sampled_at = time.perf_counter()
                 self.events.on_event("sample", {"epoch": self.epoch, **self.sample(self.model)})
             if self.patience and self.epoch - self.best_epoch >= self.patience:
                 self.stopped_early = self.model.stop_training = True

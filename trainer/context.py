@@ -118,7 +118,7 @@ class RunContext:
 
     def fit(self, model, x, y=None, *, num_samples: int, validation_data=None,
             monitor: str | None = "val_loss", sample: Callable[[Any], dict] | None = None,
-            callbacks: Iterable[Any] = ()) -> dict[str, Any]:
+            sample_interval_s: float = 0.0, callbacks: Iterable[Any] = ()) -> dict[str, Any]:
         """Fits a compiled model for the job's epochs with the job callback, from the resume
         point, and returns the result keys every runner shares.
 
@@ -130,6 +130,8 @@ class RunContext:
             monitor: the epoch log to minimise for the best epoch and early stopping; None
                 makes the latest epoch the best (e.g. a GAN, which has no validation loss).
             sample: optional `sample(model) -> dict`, sent as a `sample` event every epoch.
+            sample_interval_s: at most one sample per this many seconds (the last epoch's
+                always goes): tiny models run many epochs a second.
             callbacks: the recipe's own callbacks; they run before the job callback, so the
                 logs they add to an epoch (BLEU, a GAN's quality) are reported with it.
 
@@ -139,7 +141,7 @@ class RunContext:
         """
         batch_size = self.hp["batch_size"]
         callback = self.callback(num_samples=num_samples, batch_size=batch_size, monitor=monitor,
-                                 sample=sample)
+                                 sample=sample, sample_interval_s=sample_interval_s)
         started = time.perf_counter()
         history = model.fit(x, y, validation_data=validation_data, epochs=self.hp["epochs"],
                             batch_size=batch_size, shuffle=True, callbacks=[*callbacks, callback],
@@ -167,7 +169,7 @@ class RunContext:
         return result
 
     def callback(self, *, num_samples: int, batch_size: int, monitor: str | None = "val_loss",
-                 sample=None):
+                 sample=None, sample_interval_s: float = 0.0):
         """Returns the job callback for `model.fit` (see `trainer.callback`); `fit` passes it,
         a runner with its own loop may call it instead.
 
@@ -175,14 +177,14 @@ class RunContext:
             num_samples: training samples per epoch (for samples/s).
             batch_size: samples per step.
             monitor: as for `fit`.
-            sample: as for `fit`.
+            sample, sample_interval_s: as for `fit`.
         """
         from trainer.callback import job_callback_class
 
         return job_callback_class()(
             self.events, self.workdir, patience=self.hp.get("patience", 0),
             batch_size=batch_size, num_samples=num_samples, batch_interval=self.batch_interval,
-            sample=sample, monitor=monitor, resume=self.resume, reported_epochs=self.reported_epochs,
+            sample=sample, sample_interval=sample_interval_s, monitor=monitor, resume=self.resume, reported_epochs=self.reported_epochs,
             retention=self.retention,
             tensorboard_dir=self.workdir / "tensorboard" if self.tensorboard else None,
         )

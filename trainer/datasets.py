@@ -42,6 +42,9 @@ class Dataset:
     num_classes: int
     input_shape: tuple[int, ...]
     class_names: list[str]
+    # Inputs the model is also run on after each epoch, whose outputs (every Dense layer's) go
+    # out as the `probe` of a sample event: the 2-D datasets' lattice, for pictures of the plane.
+    probe: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,28 @@ def run_classification(context: RunContext) -> dict[str, Any]:
         )
     result = context.fit(
         model, x_train, y_train, validation_data=(x_val, y_val), num_samples=len(x_train),
-        callbacks=context.snapshot_callbacks(),
-        sample=(lambda m: recipe.sample(m, dataset.x_test, dataset.y_test)) if recipe.sample else None,
+        callbacks=context.snapshot_callbacks(), sample=_sampler(recipe, model, dataset),
+        # A probe's pictures at most 4 times a second, as a browser sends them.
+        sample_interval_s=0.25 if dataset.probe is not None else 0.0,
     )
 
     return context.finish(
         result, evaluate=lambda result: evaluate_classifier(model, dataset, result["history"], events),
         export=lambda: export_classifier(model, dataset, context.workdir, **context.export_options()))
+
+
+def _sampler(recipe, model, dataset):
+    """The job's `sample(model)`: the recipe's own outputs and/or the dataset's probe's."""
+    parts = []
+    if recipe.sample:
+        parts.append(lambda m: recipe.sample(m, dataset.x_test, dataset.y_test))
+    if dataset.probe is not None:
+        from trainer.probe import probe_sampler
+
+        parts.append(probe_sampler(model, dataset.probe))
+    if not parts:
+        return None
+    return lambda m: {key: value for part in parts for key, value in part(m).items()}
 
 
 def evaluate_classifier(model, dataset, history: dict[str, list[float]], events) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-PARAM_TYPES = ("int", "float", "str", "bool", "int_list")
+PARAM_TYPES = ("int", "float", "str", "bool", "int_list", "str_list")
 
 
 @dataclass(frozen=True)
@@ -15,14 +15,15 @@ class Param:
     """Schema of one hyperparameter.
 
     Attributes:
-        type: one of "int", "float", "str", "bool", "int_list".
+        type: one of "int", "float", "str", "bool", "int_list", "str_list" (distinct items of
+            `choices`, in the order given).
         default: value used when the job does not set it.
         min: smallest allowed value (for "int_list": of each item).
         max: largest allowed value (for "int_list": of each item).
-        choices: allowed values, for "str" parameters.
+        choices: allowed values, for "str" parameters (items, for "str_list").
         help: one line for forms and API docs.
-        min_items: shortest allowed list, for "int_list".
-        max_items: longest allowed list, for "int_list".
+        min_items: shortest allowed list, for "int_list" and "str_list".
+        max_items: longest allowed list, for "int_list" and "str_list".
         jobs: a "str" parameter that also takes "job:<id>", another job of the same owner
             (the web side checks the owner and status; the worker gets that job's exported
             model as `train(base_models={name: path})`).
@@ -48,7 +49,7 @@ class Param:
         """Returns the JSON description used by the recipe catalog (None keys left out)."""
         schema = {
             "type": self.type,
-            "default": list(self.default) if self.type == "int_list" else self.default,
+            "default": list(self.default) if self.type.endswith("_list") else self.default,
             "min": self.min,
             "max": self.max,
             "choices": list(self.choices) if self.choices else None,
@@ -69,14 +70,22 @@ class Param:
         Raises:
             ValueError: with a message meant for the user, e.g. "Must be between 1 and 500.".
         """
-        if self.type == "int_list":
+        if self.type.endswith("_list"):
+            kind = "integers" if self.type == "int_list" else "strings"
             if not isinstance(value, (list, tuple)):
-                raise ValueError(f"Expected a list of integers, got {value!r}.")
+                raise ValueError(f"Expected a list of {kind}, got {value!r}.")
             if self.min_items is not None and len(value) < self.min_items:
                 raise ValueError(f"Must have at least {self.min_items} item(s).")
             if self.max_items is not None and len(value) > self.max_items:
                 raise ValueError(f"Must have at most {self.max_items} item(s).")
-            return [self._check_range(_as_int(item)) for item in value]
+            if self.type == "int_list":
+                return [self._check_range(_as_int(item)) for item in value]
+            strange = [item for item in value if not isinstance(item, str) or item not in (self.choices or ())]
+            if strange:
+                raise ValueError(f"Items must be some of: {', '.join(self.choices or ())}; not {strange[0]!r}.")
+            if len(set(value)) != len(value):
+                raise ValueError("Each item may appear once.")
+            return list(value)
         if self.type == "int":
             return self._check_range(_as_int(value))
         if self.type == "float":

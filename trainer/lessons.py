@@ -17,6 +17,8 @@ from trainer.recipes import get_recipe
 
 # The explorer's "train a network with this activation" links open this recipe's play page.
 ACTIVATION_RECIPE = "mlp"
+# /learn/playground/ trains this recipe: points in a plane, each neuron's picture of it.
+PLAYGROUND_RECIPE = "plane"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ class Field:
 
     @property
     def input_value(self) -> str:
-        if self.schema["type"] == "int_list" and isinstance(self.value, list):
+        if self.schema["type"].endswith("_list") and isinstance(self.value, list):
             return ", ".join(str(v) for v in self.value)
         return "" if self.value is None else str(self.value)
 
@@ -42,6 +42,8 @@ def _parse(kind: str, raw: str) -> Any:
         return raw.lower() in ("1", "true", "on", "yes")
     if kind == "int_list":
         return [int(part) for part in raw.replace(" ", "").split(",") if part]
+    if kind == "str_list":
+        return [part for part in raw.replace(" ", "").split(",") if part]
     return raw
 
 

@@ -8,6 +8,8 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("learn/activations/", learn.activations, name="learn-activations"),
     path("learn/training/", learn.training, name="learn-training"),
+    path("learn/playground/", learn.playground, name="learn-playground"),
+    path("learn/playground/points/", learn.playground_points, name="learn-playground-points"),
     *try_pages.urlpatterns(),
     path("races/<int:pk>/", races.race, name="race"),
 ]

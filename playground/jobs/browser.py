@@ -41,11 +41,14 @@ BROWSER_QUEUE = "browser"  # no Celery worker consumes it: nothing is ever sent 
 LEASE_HEADER = "HTTP_X_BROWSER_LEASE"
 MAX_EVENTS = 50
 MAX_LOGS = 16
+MAX_PROBE_UNITS = 64  # trainer.probe.MAX_UNITS
 EVENT_FIELDS = {
     "batch": {"epoch": int, "epochs": int, "step": int, "steps": int, "logs": dict, "samples_per_s": float},
     "epoch": {"epoch": int, "epochs": int, "logs": dict, "best_epoch": int, "duration_s": float,
               "samples_per_s": float},
     "log": {"message": str},
+    # The outputs of every Dense layer on the issued probe inputs (trainer.probe), as a worker's.
+    "sample": {"epoch": int, "probe": list},
 }
 
 
@@ -143,7 +146,8 @@ class ClaimView(APIView):
             "model_url": f"{base}/model/model.json",
             # A head on a frozen base: the tab turns the images into the base's outputs first.
             **({"base_url": f"{base}/model/base/model.json"} if facts.get("base") else {}),
-            "data": {split: f"{base}/data/{split}.bin" for split in engine.SPLITS},
+            # train, validation, test; and probe, inputs whose Dense outputs go in sample events.
+            "data": {split: f"{base}/data/{split}.bin" for split in facts["data"]},
             "training": {
                 **{k: hp[k] for k in ("optimizer", "learning_rate", "batch_size", "epochs", "patience", "seed",
                                       "validation_split")},
@@ -176,12 +180,13 @@ class DataView(APIView):
         """One split of the job's data as a tensor bundle (x float32, y int32), with an ETag."""
         job = _owned_job(request, pk)
         split = path.removesuffix(".bin")
-        if not path.endswith(".bin") or split not in engine.SPLITS:
-            raise Http404("No such split.")
         facts_file = services.job_workdir(job.pk) / engine.FOLDER / "job.json"
         if not facts_file.exists():
             raise Http404("Claim the job first.")
-        bundle = Path(json.loads(facts_file.read_text())["data"][split])
+        data = json.loads(facts_file.read_text())["data"]
+        if not path.endswith(".bin") or split not in data:
+            raise Http404("No such split.")
+        bundle = Path(data[split])
         stat = bundle.stat()
         etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
         if request.META.get("HTTP_IF_NONE_MATCH") == etag:
@@ -207,8 +212,9 @@ class EventsView(APIView):
         if not isinstance(items, list) or len(items) > MAX_EVENTS:
             return Response({"events": [f"Expected a list of at most {MAX_EVENTS} events."]}, status=400)
         last = job.completed_epochs
+        probe_rows = _probe_rows(job) if any(isinstance(i, dict) and i.get("type") == "sample" for i in items) else 0
         for index, item in enumerate(items):
-            error = _event_error(item, last, job.hyperparameters.get("epochs"))
+            error = _event_error(item, last, job.hyperparameters.get("epochs"), probe_rows)
             if error:
                 code, message = error
                 return Response({"events": {str(index): [message]}} if code == 400 else {"detail": message},
@@ -226,10 +232,33 @@ class EventsView(APIView):
         return Response({"cancel": job.cancel_requested, "last_epoch": last})
 
 
-def _event_error(item, last_epoch: int, epochs: int | None) -> tuple[int, str] | None:
+def _probe_rows(job: Job) -> int:
+    """Rows of the probe issued to the job's tab (0: none)."""
+    facts_file = services.job_workdir(job.pk) / engine.FOLDER / "job.json"
+    return json.loads(facts_file.read_text())["samples"].get("probe", 0) if facts_file.exists() else 0
+
+
+def _probe_error(probe: list, rows: int) -> str | None:
+    if not rows:
+        return "sample event: this job has no probe inputs."
+    units = 0
+    for layer in probe:
+        if (not isinstance(layer, dict) or set(layer) != {"layer", "units", "values"} or not isinstance(layer["layer"], str)
+                or len(layer["layer"]) > 64 or not isinstance(layer["units"], int) or isinstance(layer["units"], bool)
+                or layer["units"] < 1 or not isinstance(layer["values"], list)):
+            return 'sample event: probe items are {"layer": name, "units": n, "values": [...]}.'
+        units += layer["units"]
+        if units > MAX_PROBE_UNITS:
+            return f"sample event: a probe carries at most {MAX_PROBE_UNITS} units."
+        if len(layer["values"]) != layer["units"] * rows or not all(map(_finite, layer["values"])):
+            return f"sample event: {layer['layer']} needs {layer['units']} × {rows} finite values."
+    return None
+
+
+def _event_error(item, last_epoch: int, epochs: int | None, probe_rows: int = 0) -> tuple[int, str] | None:
     """(status, message) for an event that cannot be stored, else None."""
     if not isinstance(item, dict) or item.get("type") not in EVENT_FIELDS or not isinstance(item.get("data"), dict):
-        return 400, 'Expected {"type": "batch" | "epoch" | "log", "data": {...}}.'
+        return 400, 'Expected {"type": "batch" | "epoch" | "log" | "sample", "data": {...}}.'
     kind, data = item["type"], item["data"]
     fields = EVENT_FIELDS[kind]
     unknown = sorted(set(data) - set(fields))
@@ -245,10 +274,17 @@ def _event_error(item, last_epoch: int, epochs: int | None) -> tuple[int, str] |
             return 400, f"{kind} event: {name} must be a finite number."
         if expected is str and (not isinstance(value, str) or len(value) > 2000):
             return 400, f"{kind} event: {name} must be text of at most 2000 characters."
+        if expected is list and not isinstance(value, list):
+            return 400, f"{kind} event: {name} must be a list."
         if expected is dict:
-            if len(value) > MAX_LOGS or not all(isinstance(k, str) and len(k) <= 64 and _finite(v)
+            if not isinstance(value, dict) or len(value) > MAX_LOGS or not all(isinstance(k, str) and len(k) <= 64 and _finite(v)
                                                  for k, v in value.items()):
                 return 400, f"{kind} event: logs must map at most {MAX_LOGS} names to finite numbers."
+    if kind == "sample":
+        if data["epoch"] < 1 or data["epoch"] > last_epoch:
+            return 400, f"sample event for epoch {data['epoch']}: the job has {last_epoch} epoch(s)."
+        if error := _probe_error(data["probe"], probe_rows):
+            return 400, error
     if kind in ("batch", "epoch"):
         if epochs is not None and (data["epochs"] != epochs or data["epoch"] > epochs):
             return 400, f"{kind} event: epoch {data['epoch']} of {data['epochs']}; the job trains {epochs} epochs."

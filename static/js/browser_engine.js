@@ -384,10 +384,13 @@ function checkFinite(loss, epoch) {
  *
  * onState(text): what the tab is doing ("claiming", "loading", "training", "uploading", ...).
  * onBackend(name): the TF.js backend it trains on. onSpeed(samplesPerS): after each batch reported.
+ * onProbe(sample): a job with probe inputs (the 2-D datasets) sends the outputs of every Dense
+ * layer on them after an epoch, at most 4 times a second and always after the last, as a
+ * `sample` event like a worker's; the same data goes to onProbe at once.
  * backend: a backend to use instead of the fastest (BACKENDS).
  */
 export async function trainInBrowser(jobId, {
-  csrf, backend = null, onState = () => {}, onBackend = () => {}, onSpeed = () => {},
+  csrf, backend = null, onState = () => {}, onBackend = () => {}, onSpeed = () => {}, onProbe = () => {},
 } = {}) {
   const tf = globalThis.tf;
   const api = browserApi(jobId, csrf);
@@ -411,6 +414,8 @@ export async function trainInBrowser(jobId, {
     onState("loading");
     prepared = await prepare(api, job, backend ? [backend] : BACKENDS);
     const { model, data, weightSpecs } = prepared;
+    const probeThrottle = batchThrottle(training.batch_interval_s);
+    probeThrottle.start();
     onBackend(prepared.backend);
     log(`Training ${data.train.x.shape[0]} samples (${data.validation.x.shape[0]} validation) in the browser ` +
       `on TF.js ${tf.version.tfjs} ${prepared.backend}.`);
@@ -423,6 +428,11 @@ export async function trainInBrowser(jobId, {
       },
       epoch: async (epoch) => {
         outbox.push({ type: "epoch", data: epoch });
+        if (prepared.probe && (epoch.epoch === training.epochs || probeThrottle.due(0, 1))) {
+          const sample = { epoch: epoch.epoch, probe: await probeOutputs(prepared.probe) };
+          outbox.push({ type: "sample", data: sample });
+          onProbe(sample);
+        }
         if (epoch.epoch % training.checkpoint_every === 0 && epoch.epoch < training.epochs) {
           await outbox.drain(); // the server takes a checkpoint of an epoch it has
           await api.checkpoint(epoch.epoch, await weightsBundle(model, weightSpecs));
@@ -452,6 +462,7 @@ export async function trainInBrowser(jobId, {
     clearInterval(heartbeat);
     if (prepared) {
       Object.values(prepared.data).forEach(({ x, y }) => { x.dispose(); y.dispose(); });
+      prepared.probe?.x.dispose();
       prepared.model.dispose();
     }
   }
@@ -524,5 +535,24 @@ async function prepare(api, job, backends) {
     train: { x: tensorOf(train.x), y: tensorOf(train.y) },
     validation: { x: tensorOf(validation.x), y: tensorOf(validation.y) },
   };
-  return { model, data, backend, weightSpecs: artifacts.weightSpecs };
+  const probe = job.data.probe ? probeModel(model, (await api.bundle(job.data.probe))[0]) : null;
+  return { model, data, backend, weightSpecs: artifacts.weightSpecs, probe };
+}
+
+/** The model's Dense layers as outputs of one model, with the probe inputs as a tensor. */
+export function probeModel(model, inputs) {
+  const tf = globalThis.tf;
+  const layers = model.layers.filter((layer) => layer.getClassName() === "Dense");
+  return { layers, x: tensorOf(inputs), outputs: tf.model({ inputs: model.inputs, outputs: layers.map((l) => l.output) }) };
+}
+
+/** [{layer, units, values}] for every Dense layer on the probe inputs, rounded as trainer/probe.py
+ * rounds them (2 decimals). */
+export async function probeOutputs({ layers, x, outputs }) {
+  const results = [].concat(outputs.predict(x));
+  const values = await Promise.all(results.map((t) => t.data()));
+  globalThis.tf.dispose(results);
+  return layers.map((layer, i) => ({
+    layer: layer.name, units: layer.units, values: Array.from(values[i], (v) => Math.round(v * 100) / 100),
+  }));
 }

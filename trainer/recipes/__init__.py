@@ -128,10 +128,11 @@ class Recipe:
 
 def _load_recipes() -> dict[str, Recipe]:
     from trainer.recipes import cifar10, dcgan, fizzbuzz, lenet, matrix_factorization, mlp
-    from trainer.recipes import imagenet, seq2seq, transfer
+    from trainer.recipes import imagenet, plane, seq2seq, transfer
 
     return {module.RECIPE.name: module.RECIPE
-            for module in (mlp, lenet, fizzbuzz, cifar10, dcgan, matrix_factorization, seq2seq, imagenet, transfer)}
+            for module in (mlp, lenet, fizzbuzz, cifar10, dcgan, matrix_factorization, seq2seq, imagenet, transfer,
+                           plane)}
 
 
 RECIPES: dict[str, Recipe] = _load_recipes()
