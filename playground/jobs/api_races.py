@@ -1,6 +1,6 @@
-"""Races: POST /api/v1/races/ starts one recipe with several optimizers on the same seed, or one
-job on both engines (browser and server), as a group of jobs; GET /api/v1/races/<id>/ returns the
-group and its jobs."""
+"""Races: POST /api/v1/races/ starts one recipe with several optimizers on the same seed, one
+job on both engines (browser and server), or a sweep (one hyperparameter, 2 to 8 values), as a
+group of jobs; GET /api/v1/races/<id>/ returns the group and its jobs."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +15,7 @@ from playground.jobs.api import refusal_response
 from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.models import JobGroup
 from playground.jobs.serializers import SPEC_FIELDS, JobSerializer
+from playground.jobs.sweeps import MAX_VALUES, MIN_VALUES, sweep_specs
 from trainer.recipes import RECIPES
 from trainer.spec import SpecError, validate_spec
 
@@ -22,7 +23,8 @@ RACE_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
 
 
 class RaceCreateSerializer(serializers.Serializer):
-    """A job spec (as POST /api/v1/jobs/) plus the optimizers that race."""
+    """A job spec (as POST /api/v1/jobs/) plus what races: optimizers, engines, or the values of
+    one hyperparameter."""
 
     recipe = serializers.CharField(help_text="A recipe with an optimizer hyperparameter (GET /api/v1/recipes/ lists them).")
     dataset = serializers.CharField(required=False)
@@ -34,12 +36,23 @@ class RaceCreateSerializer(serializers.Serializer):
     engines = serializers.ListField(child=serializers.CharField(), required=False,
                                     help_text="Instead of optimizers: race the same job on these engines, "
                                               '["browser", "server"]; the browser one trains in the tab that opens the race page.')
+    vary = serializers.CharField(required=False,
+                                 help_text="Instead of optimizers or engines: a sweep over this hyperparameter of the recipe, "
+                                           "one job per item of values (the rest of the spec shared).")
+    values = serializers.ListField(
+        child=serializers.JSONField(), required=False, min_length=MIN_VALUES, max_length=MAX_VALUES,
+        error_messages={"min_length": f"Give {MIN_VALUES} to {MAX_VALUES} values.",
+                        "max_length": f"Give {MIN_VALUES} to {MAX_VALUES} values."},
+        help_text=f"With vary: {MIN_VALUES} to {MAX_VALUES} distinct values, each checked by the recipe's schema; "
+                  'a refused one is reported by its index, {"values": {"2": ["Must be between ..."]}}.')
 
     def validate(self, attrs):
         data = self.initial_data
-        unknown = sorted(set(data) - {*SPEC_FIELDS, "optimizers", "engines"})
+        unknown = sorted(set(data) - {*SPEC_FIELDS, "optimizers", "engines", "vary", "values"})
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        if "vary" in data or "values" in data:
+            return self._sweep(data, attrs)
         if "engines" in data:
             return self._engine_race(data, attrs)
         optimizers = list(data.get("optimizers", RACE_OPTIMIZERS))
@@ -64,6 +77,18 @@ class RaceCreateSerializer(serializers.Serializer):
         attrs["specs"] = specs
         return attrs
 
+    def _sweep(self, data, attrs):
+        if "optimizers" in data or "engines" in data:
+            raise serializers.ValidationError({"vary": ["Vary one hyperparameter, or race optimizers or engines; not both."]})
+        for field, other in (("vary", "values"), ("values", "vary")):
+            if field not in data:
+                raise serializers.ValidationError({field: [f"This field is required with {other}."]})
+        try:
+            attrs["specs"] = sweep_specs({k: data[k] for k in SPEC_FIELDS if k in data}, data["vary"], data["values"])
+        except SpecError as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return attrs
+
     def _engine_race(self, data, attrs):
         if "optimizers" in data:
             raise serializers.ValidationError({"engines": ["Race optimizers or engines, not both."]})
@@ -81,13 +106,21 @@ class RaceCreateSerializer(serializers.Serializer):
 
 
 def race_data(group: JobGroup, request) -> dict:
-    jobs = group.jobs.order_by("id")
+    jobs = list(group.jobs.order_by("id"))
+    sweep = group.kind == JobGroup.KIND_SWEEP
     return {"id": group.pk, "kind": group.kind, "page": f"/races/{group.pk}/",
+            "vary": group.vary if sweep else None,
+            "values": [job.hyperparameters.get(group.vary) for job in jobs] if sweep else None,
             "jobs": JobSerializer(jobs, many=True, context={"request": request}).data}
 
 
 RaceResponse = inline_serializer("Race", {
-    "id": serializers.IntegerField(), "kind": serializers.CharField(), "page": serializers.CharField(),
+    "id": serializers.IntegerField(),
+    "kind": serializers.ChoiceField(choices=[JobGroup.KIND_RACE, JobGroup.KIND_ENGINES, JobGroup.KIND_SWEEP]),
+    "page": serializers.CharField(),
+    "vary": serializers.CharField(allow_null=True, help_text="A sweep's hyperparameter; null for other races."),
+    "values": serializers.ListField(child=serializers.JSONField(), allow_null=True,
+                                    help_text="A sweep's values, one per job in the order of jobs; null for other races."),
     "jobs": JobSerializer(many=True),
 })
 
@@ -100,14 +133,17 @@ class RaceCreateView(APIView):
 
     @extend_schema(request=RaceCreateSerializer, responses={201: RaceResponse, 429: OpenApiTypes.OBJECT})
     def post(self, request):
-        """Start a race: one job per optimizer (same recipe, data and seed), or with `engines` the
-        same job once in the browser and once on a worker."""
+        """Start a race: one job per optimizer (same recipe, data and seed); with `engines` the
+        same job once in the browser and once on a worker; with `vary` and `values` a sweep, one
+        job per value of that hyperparameter."""
         body = RaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         engines = body.validated_data.get("engines")
+        vary = body.validated_data.get("vary")
+        kind = JobGroup.KIND_SWEEP if vary else JobGroup.KIND_ENGINES if engines else JobGroup.KIND_RACE
         try:
             jobs = services.submit_jobs(request.user, body.validated_data["specs"], engines=engines,
-                                        group_kind=JobGroup.KIND_ENGINES if engines else JobGroup.KIND_RACE)
+                                        group_kind=kind, vary=vary)
         except services.SubmissionRefused as exc:
             return refusal_response(exc)
         group = jobs[0].group

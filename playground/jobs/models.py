@@ -8,15 +8,19 @@ from trainer.artifacts import Artifact
 
 
 class JobGroup(models.Model):
-    """Jobs submitted together: an optimizer race (one recipe, one seed, one optimizer each) or an
-    engine race (one spec, trained in the browser and on a worker)."""
+    """Jobs submitted together: an optimizer race (one recipe, one seed, one optimizer each), an
+    engine race (one spec, trained in the browser and on a worker) or a sweep (one spec, one
+    hyperparameter set to a different value in each job)."""
 
     KIND_RACE = "race"
     # The same job once per engine (the browser against a server worker), on one wall-clock chart.
     KIND_ENGINES = "engines"
+    # One hyperparameter, named in `vary`, takes a different value in each job.
+    KIND_SWEEP = "sweep"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_groups")
     kind = models.CharField(max_length=16, default=KIND_RACE)
+    vary = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -117,10 +117,11 @@ def submission_errors(user, specs: list[JobSpec]) -> dict:
 
 
 def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, checked_by=None,
-                engines: list[str] | None = None, **fields) -> list[Job]:
+                engines: list[str] | None = None, vary: str | None = None, **fields) -> list[Job]:
     """The one way a user submits: checks the limits (for `checked_by`, by default the owner),
     reserves the job slots and disk in the transaction that creates the jobs (and their
-    JobGroup, with `group_kind`), and queues them. `engines` gives each job its own engine
+    JobGroup, with `group_kind`; a sweep's group names the hyperparameter it varies in `vary`),
+    and queues them. `engines` gives each job its own engine
     (an engine race); otherwise `fields` may name one for all. Raises SubmissionRefused,
     keeping nothing, or QueueUnavailable (create_job)."""
     from playground.accounts import quotas
@@ -141,7 +142,7 @@ def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, c
         with transaction.atomic():
             quotas.reserve_job_slots(checked_by, len(specs))
             quotas.reserve_disk(checked_by, specs)
-            group = JobGroup.objects.create(owner=owner, kind=group_kind) if group_kind else None
+            group = JobGroup.objects.create(owner=owner, kind=group_kind, vary=vary or "") if group_kind else None
             extra = {"group": group} if group is not None else {}
             if engines is not None:
                 return [create_job(owner, spec, engine=engine, **extra, **fields)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from playground.jobs import services
-from playground.jobs.models import Job
+from playground.jobs.models import Job, JobGroup
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -134,3 +134,85 @@ def test_the_engine_race_page_draws_stored_epochs_against_seconds_since_the_race
     assert 0 <= points[0]["x"] <= points[1]["x"] < 60
     assert config["jobs"][0]["after"] == 3 and config["jobs"][1]["points"] == []
     assert config["server_now_ms"] >= config["started_ms"]
+
+
+def test_a_sweep_creates_one_job_per_value_in_a_sweep_group_that_names_what_varies(alice):
+    response = client_for(alice).post("/api/v1/races/", {
+        "recipe": "mlp", "hyperparameters": {"epochs": 2, "seed": 3},
+        "vary": "learning_rate", "values": [0.001, 0.01, 0.1]}, format="json")
+
+    assert response.status_code == 201, response.json()
+    race = response.json()
+    assert (race["kind"], race["vary"], race["values"]) == ("sweep", "learning_rate", [0.001, 0.01, 0.1])
+    group = JobGroup.objects.get(pk=race["id"])
+    assert (group.kind, group.vary) == (JobGroup.KIND_SWEEP, "learning_rate")
+    jobs = list(group.jobs.order_by("id"))
+    assert [job.hyperparameters["learning_rate"] for job in jobs] == [0.001, 0.01, 0.1]
+    assert {(job.hyperparameters["epochs"], job.hyperparameters["seed"], job.hyperparameters["optimizer"])
+            for job in jobs} == {(2, 3, "adam")}, "everything else shared"
+
+
+def test_a_sweep_varies_any_hyperparameter_of_the_recipe_lists_and_choices_too(alice):
+    layers = client_for(alice).post("/api/v1/races/", {
+        "recipe": "mlp", "vary": "hidden_layers", "values": [[8], [16, 8]]}, format="json")
+    optimizers = client_for(alice).post("/api/v1/races/", {
+        "recipe": "mlp", "vary": "optimizer", "values": ["sgd", "adam"]}, format="json")
+
+    assert layers.status_code == optimizers.status_code == 201
+    assert [job["hyperparameters"]["hidden_layers"] for job in layers.json()["jobs"]] == [[8], [16, 8]]
+    assert optimizers.json()["kind"] == "sweep" and optimizers.json()["vary"] == "optimizer"
+
+
+def test_getting_a_sweep_includes_what_varies_and_other_races_say_null(alice):
+    client = client_for(alice)
+    sweep = client.post("/api/v1/races/", {"recipe": "mlp", "vary": "batch_size", "values": [16, 64]},
+                        format="json").json()
+    race = client.post("/api/v1/races/", {"recipe": "mlp", "optimizers": ["sgd", "adam"]}, format="json").json()
+
+    got = client.get(f"/api/v1/races/{sweep['id']}/").json()
+    assert (got["kind"], got["vary"], got["values"]) == ("sweep", "batch_size", [16, 64])
+    assert [job["id"] for job in got["jobs"]] == [job["id"] for job in sweep["jobs"]]
+    assert {k: client.get(f"/api/v1/races/{race['id']}/").json()[k] for k in ("kind", "vary", "values")} == {
+        "kind": "race", "vary": None, "values": None}
+
+
+@pytest.mark.parametrize("body, errors", [
+    ({"vary": "learning_rate", "values": [0.01, 0.1, 20]}, {"values": {"2": ["Must be between 1e-06 and 10.0."]}}),
+    ({"vary": "learning_rate", "values": ["fast", 0.1]}, {"values": {"0": ["Expected a number, got 'fast'."]}}),
+    ({"vary": "optimizer", "values": ["sgd", "lbfgs"]},
+     {"values": {"1": ["Must be one of: sgd, momentum, adagrad, rmsprop, adam."]}}),
+    ({"vary": "learning_rate", "values": [0.01]}, {"values": ["Give 2 to 8 values."]}),
+    ({"vary": "learning_rate", "values": [0.001 * n for n in range(1, 10)]}, {"values": ["Give 2 to 8 values."]}),
+    ({"vary": "learning_rate", "values": 0.01}, {"values": ['Expected a list of items but got type "float".']}),
+    ({"vary": "batch_size", "values": [32, 64, 32]},
+     {"values": ["Give 2 to 8 distinct values: value 3 (32) repeats value 1."]}),
+    ({"vary": "dropout_rate", "values": [0.1, 0.2]}, "vary"),
+    ({"vary": "learning_rate"}, {"values": ["This field is required with vary."]}),
+    ({"values": [0.1, 0.2]}, {"vary": ["This field is required with values."]}),
+    ({"vary": "learning_rate", "values": [0.1, 0.2], "optimizers": ["sgd", "adam"]},
+     {"vary": ["Vary one hyperparameter, or race optimizers or engines; not both."]}),
+    ({"vary": "learning_rate", "values": [0.1, 0.2], "engines": ["browser", "server"]},
+     {"vary": ["Vary one hyperparameter, or race optimizers or engines; not both."]}),
+    ({"vary": "learning_rate", "values": [0.1, 0.2], "hyperparameters": {"epochs": 0}},
+     {"hyperparameters": {"epochs": ["Must be between 1 and 500."]}}),
+    ({"vary": "learning_rate", "values": [0.1, 0.2], "recipe": "nope"}, "recipe"),
+])
+def test_an_invalid_sweep_is_a_400_naming_the_field_and_creates_nothing(alice, body, errors):
+    response = client_for(alice).post("/api/v1/races/", {"recipe": "mlp", **body}, format="json")
+
+    assert response.status_code == 400
+    if isinstance(errors, str):
+        assert list(response.json()) == [errors], response.json()
+    else:
+        assert response.json() == errors
+    assert Job.objects.count() == 0 and JobGroup.objects.count() == 0
+
+
+def test_an_unknown_hyperparameter_to_vary_is_named_with_the_ones_the_recipe_has(alice):
+    response = client_for(alice).post("/api/v1/races/", {"recipe": "mlp", "vary": "momentum", "values": [0.1, 0.9]},
+                                      format="json")
+
+    assert response.status_code == 400
+    message = response.json()["vary"][0]
+    assert message.startswith("mlp has no hyperparameter 'momentum'. Vary one of: ")
+    assert "learning_rate" in message and "hidden_layers" in message
