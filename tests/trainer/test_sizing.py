@@ -47,6 +47,9 @@ CLASSIFIERS = [
     ("cifar10", {"filters": 4, "blocks": 1, "dense_units": 8}, (32, 32, 3), 10),
     ("cifar10", {"filters": 6, "blocks": 2, "dense_units": 12, "dropout": 0.0}, (18, 12, 3), 2),
     ("cifar10", {"filters": 4, "blocks": 3, "dense_units": 8}, (32, 32, 3), 10),
+    ("plane", {}, (2,), 2),
+    ("plane", {"hidden_layers": [], "regularization": "l2", "regularization_rate": 0.1}, (7,), 2),
+    ("plane", {"hidden_layers": [8, 1, 8, 3, 8, 8]}, (3,), 2),
 ]
 
 
@@ -136,11 +139,15 @@ def test_every_registered_dataset_has_a_shape():
 
 
 @pytest.mark.parametrize("name, hp", [("digits", {}), ("digits_0_4", {}), ("digits_5_9", {}),
-                                      ("fizzbuzz", {"num_digits": 12})])
+                                      ("fizzbuzz", {"num_digits": 12}),
+                                      ("spiral", {"points": 90, "noise": 0.1, "test_ratio": 0.3, "features": ["x1", "sin_x2"],
+                                                  "seed": 1})])
 def test_the_registered_shapes_of_offline_datasets_match_their_loaders(name, hp):
     data = datasets.load(name, **hp)
 
     assert datasets.DATASETS[name].shape_for(hp) == (data.input_shape, data.num_classes)
+    if datasets.DATASETS[name].train_samples is not None:
+        assert datasets.DATASETS[name].samples_per_epoch(hp) == len(data.x_train)
 
 
 def test_the_issues_mlp_is_counted_without_building_it():

@@ -126,7 +126,10 @@ def test_the_tab_trains_and_the_server_tests_and_exports_its_weights(api, claime
     ({"type": "epoch", "data": {**epoch_event(1)["data"], "logs": {"loss": "NaN"}}}, 400, "finite"),
     ({"type": "epoch", "data": {**epoch_event(1)["data"], "samples_per_s": "1e400"}}, 400, "finite"),
     ({"type": "batch", "data": {"epoch": 1}}, 400, "missing"),
-    ({"type": "sample", "data": {}}, 400, "Expected"),
+    ({"type": "nonsense", "data": {}}, 400, "Expected"),
+    ({"type": "epoch", "data": {**epoch_event(1)["data"], "logs": [1.0]}}, 400, "logs must map"),
+    ({"type": "sample", "data": {"epoch": 1, "probe": []}}, 400, "has 0 epoch"),
+    ({"type": "sample", "data": {"epoch": 0, "probe": "x"}}, 400, "probe must be a list"),
     ({"type": "epoch", "data": {**epoch_event(1)["data"], "extra": 1}}, 400, "unknown field"),
     ({"type": "epoch", "data": {**epoch_event(1)["data"], "logs": {f"m{i}": 1.0 for i in range(17)}}}, 400, "at most 16"),
     (epoch_event(2), 409, "out of order"),
@@ -217,5 +220,5 @@ def test_a_wildcard_body_limit_covers_the_weight_uploads(settings):
 
     assert limit_for("/api/v1/jobs/12/browser/finish/") == settings.PLAYGROUND_BODY_LIMITS[
         "/api/v1/jobs/*/browser/finish/"] > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    assert limit_for("/api/v1/jobs/12/browser/events/") == 64 * 1024
+    assert limit_for("/api/v1/jobs/12/browser/events/") == 256 * 1024  # a probe sample of the largest 2-D network
     assert limit_for("/api/v1/jobs/12/predict/") == settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -37,7 +37,7 @@ def build_plane(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: i
 
 def count_plane(hp: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> ModelCount:
     """Returns the size of `build_plane`'s model without building it."""
-    width, params, activations = input_shape[0], 0, input_shape[0]
+    width, params, activations = input_shape[0], 0, 0
     for units in [*hp["hidden_layers"], num_classes]:
         params += width * units + units
         activations += units
