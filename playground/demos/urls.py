@@ -1,6 +1,6 @@
 from django.urls import path
 
-from playground.demos import learn, races, try_pages, views
+from playground.demos import compare, learn, races, try_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,5 +11,7 @@ urlpatterns = [
     path("learn/playground/", learn.playground, name="learn-playground"),
     path("learn/playground/points/", learn.playground_points, name="learn-playground-points"),
     *try_pages.urlpatterns(),
+    path("races/", races.race_list, name="races"),
     path("races/<int:pk>/", races.race, name="race"),
+    path("compare/", compare.compare, name="compare"),
 ]

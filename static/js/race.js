@@ -1,5 +1,6 @@
 // A race: one socket (live.js) per job, stored events replayed and then live, every job's
-// val_loss on one chart. An optimizer race plots it per epoch, one line per optimizer. An engine
+// val_loss on one chart. An optimizer race or a sweep plots it per epoch, one line per optimizer or
+// per value of the swept hyperparameter (labelled by the page, "learning_rate = 0.01"). An engine
 // race (the same job in this browser and on a server worker) plots it against the seconds since
 // the race was submitted, shows each engine's samples/s, test accuracy and time to finish, and
 // trains the browser's job in this tab (./browser_engine.js). A finished job's socket is closed.
@@ -7,8 +8,8 @@ import { anyReconnecting, live } from "./live.js";
 
 const race = JSON.parse(document.getElementById("race-data").textContent);
 const byEngine = race.kind === "engines";
-const PALETTE = ["#0b57d0", "#d93025", "#188038", "#e37400", "#9334e6"];
-const racer = (job) => (byEngine ? job.engine : job.optimizer);
+const PALETTE = ["#0b57d0", "#d93025", "#188038", "#e37400", "#9334e6", "#12b5cb", "#b06000", "#5f6368"];
+const racer = (job) => job.label;
 // The server's clock, as the stored points' x: seconds since the race was submitted.
 const clockOffsetMs = byEngine ? race.server_now_ms - Date.now() : 0;
 const secondsSinceStart = () => (Date.now() + clockOffsetMs - race.started_ms) / 1000;

@@ -299,3 +299,18 @@ async def test_the_job_websocket_refuses_another_user_with_4404(alice, bob):
         assert (await _ws_close_code(f"/ws/jobs/{MISSING_ID}/", bobs[auth]))[1] == 4404, auth
         _, code, first = await _ws_close_code(f"/ws/jobs/{job.pk}/", alices[auth])
         assert code is None and first["type"] == "snapshot" and first["job"] == job.pk, auth
+
+
+def test_compare_takes_ids_in_its_query_and_answers_404_for_another_users_job_like_a_missing_one(world, alice, bob):
+    # /compare/?jobs=... has no <pk> in its route, so the resolver walk above does not find it.
+    bobs_own = Job.objects.get(owner=bob)
+    session = clients(bob, world.bob_token, api=False)["session"]
+    for query in (f"{world.job.pk}", f"{bobs_own.pk},{world.job.pk}", f"{bobs_own.pk}&jobs={world.job.pk}"):
+        response = session.get(f"/compare/?jobs={query}")
+        missing = session.get(f"/compare/?jobs={query.replace(str(world.job.pk), str(MISSING_ID))}")
+
+        assert response.status_code == missing.status_code == 404, query
+        assert comparable(response) == comparable(missing), query
+    assert session.get(f"/compare/?jobs={bobs_own.pk}").status_code == 200
+    owner = clients(alice, world.alice_token, api=False)["session"]
+    assert owner.get(f"/compare/?jobs={world.job.pk}").status_code == 200
