@@ -10,7 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from playground.accounts.models import ShareLink
 from playground.datasets.services import choices_for
+from playground.demos.compare import MAX_JOBS
 from playground.demos.forms import form_fields, job_choices, validate_submission
+from playground.demos.job_summary import job_rows
 from playground.jobs import services
 from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
@@ -25,7 +27,9 @@ def _recipes() -> dict[str, dict]:
 
 def home(request):
     jobs = services.visible_jobs(request.user)[:20] if request.user.is_authenticated else []
-    context = {"jobs": jobs, "recipes": recipe_catalog(), "embedded": settings.EMBEDDED_WORKER}
+    catalog = recipe_catalog()
+    context = {"rows": job_rows(jobs, {recipe["name"]: recipe for recipe in catalog}), "recipes": catalog,
+               "embedded": settings.EMBEDDED_WORKER, "max_compare": MAX_JOBS}
     return render(request, "demos/home.html", context)
 
 

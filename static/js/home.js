@@ -28,3 +28,22 @@ function follow(row) {
 for (const row of document.querySelectorAll("#jobs tr[data-job]")) {
   if (!FINISHED.has(row.dataset.status)) follow(row);
 }
+
+// "Compare": the ticked jobs as one list, /compare/?jobs=1,2,3 (without this module the form
+// still sends jobs=3&jobs=2&jobs=1, which /compare/ takes too).
+const compareForm = document.getElementById("compare-form");
+if (compareForm) {
+  // Oldest first: the order they were started in (the list shows the newest first).
+  const ticked = () => [...compareForm.querySelectorAll("input[name=jobs]:checked")].map((box) => Number(box.value))
+    .sort((a, b) => a - b);
+  const hint = document.getElementById("compare-hint");
+  const hintText = hint.textContent;
+  compareForm.addEventListener("change", () => {
+    const count = ticked().length;
+    hint.textContent = count ? `${count} ticked. ${hintText}` : hintText;
+  });
+  compareForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.assign(`${compareForm.action}?jobs=${ticked().join(",")}`);
+  });
+}
