@@ -13,6 +13,7 @@ from playground.datasets.services import choices_for
 from playground.demos.compare import MAX_JOBS
 from playground.demos.forms import form_fields, job_choices, validate_submission
 from playground.demos.job_summary import job_rows
+from playground.demos.sweep_form import sweep_choices, sweep_from_form
 from playground.jobs import services
 from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
@@ -47,22 +48,37 @@ def play(request, recipe: str):
         if not request.user.is_authenticated:
             query = urlencode({k: v for k, v in data.items() if k != "csrfmiddlewaretoken"})
             return redirect_to_login(f"{request.path}?{query}")
-        spec, errors = validate_submission(recipe_info, data)
+        # "Race / sweep": one job per value of `vary`, which replace the form's own field of it.
+        sweep = data.get("action") == "sweep"
+        vary = data.get("vary", "")
+        spec, errors = validate_submission(recipe_info, {k: v for k, v in data.items() if k != vary} if sweep else data)
         fork, fork_errors = form_parent_fields(request.user, data, spec)
         if fork_errors:
             errors["parent"], spec = fork_errors, None
-        engine = data.get("engine", "server")
+        specs = None
+        if sweep and spec is not None:
+            specs, sweep_errors = sweep_from_form(recipe_info, spec, data)
+            if sweep_errors:
+                errors.update(sweep_errors)
+                spec = None
+        engine = "server" if sweep else data.get("engine", "server")
         # "race": the same job in this browser and on a server worker, on one chart.
         engines = list(ENGINES) if engine == "race" else [engine]
         if spec is not None and (engine_refused := [e for name in engines for e in engine_errors(spec, name)]):
             quota_error, spec, status = " ".join(engine_refused), None, 400
         elif spec is not None:
             try:
-                jobs = services.submit_jobs(request.user, [spec] * len(engines), engines=engines, **fork,
-                                            group_kind=JobGroup.KIND_ENGINES if engine == "race" else None)
+                if sweep:
+                    jobs = services.submit_jobs(request.user, specs, **fork, group_kind=JobGroup.KIND_SWEEP, vary=vary)
+                else:
+                    jobs = services.submit_jobs(request.user, [spec] * len(engines), engines=engines, **fork,
+                                                group_kind=JobGroup.KIND_ENGINES if engine == "race" else None)
             except services.SubmissionRefused as exc:
                 status = exc.status
                 at_fields = exc.errors.get("hyperparameters", {})
+                if sweep and isinstance(at_fields, dict) and vary in at_fields:
+                    at_fields = {**at_fields}
+                    errors["values"] = at_fields.pop(vary)  # e.g. a swept epochs over the quota
                 if isinstance(at_fields, dict) and at_fields:
                     errors.update(at_fields)  # e.g. epochs over the quota, a base job not yours
                 elif "dataset" in exc.errors:
@@ -72,7 +88,7 @@ def play(request, recipe: str):
                 else:
                     quota_error = " ".join(exc.messages())
             else:
-                if engine == "race":
+                if engine == "race" or sweep:
                     return redirect("race", pk=jobs[0].group_id)
                 return redirect("job-detail", pk=jobs[0].pk)
         elif not quota_error:
@@ -80,7 +96,9 @@ def play(request, recipe: str):
     hp_fields, top = form_fields(recipe_info, data, errors, uploads=choices_for(request.user, recipe_info),
                                  jobs=job_choices(request.user))
     context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors, "quota_error": quota_error,
-               "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")}}
+               "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")},
+               "sweep": {"choices": sweep_choices(recipe_info, data.get("vary")), "values": data.get("values", ""),
+                         "errors": {field: errors.get(field, []) for field in ("vary", "values")}}}
     return render(request, "demos/play.html", context, status=status)
 
 

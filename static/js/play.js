@@ -31,3 +31,21 @@ document.getElementById("copy-link").addEventListener("click", async (event) => 
   }
 });
 syncUrl();
+
+// "Race / sweep": the values field shows what the chosen hyperparameter takes, and Enter in it
+// starts the sweep (not the form's first button, which trains one job).
+const vary = document.getElementById("id_vary");
+const sweepValues = document.getElementById("id_values");
+if (vary && sweepValues) {
+  const help = document.getElementById("values-help");
+  vary.addEventListener("change", () => {
+    const { help: takes, example } = vary.selectedOptions[0].dataset;
+    sweepValues.placeholder = example;
+    help.textContent = `2 to 8, separated by commas. ${takes}`;
+  });
+  sweepValues.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    document.getElementById("start-sweep").click();
+  });
+}
