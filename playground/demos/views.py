@@ -19,6 +19,7 @@ from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
 from playground.jobs.models import JobGroup
 from playground.jobs.serializers import JobSerializer
+from trainer.checkpoint import checkpoint_path
 from trainer.recipes import recipe_catalog
 
 
@@ -111,6 +112,8 @@ def job_detail(request, pk: int):
         "rerun_query": rerun_query(job),
         "try_page": _recipes().get(job.recipe, {}).get("try_page"),
         "share_url": _share_url(request, job),
+        # A fork starts from a checkpoint: none is offered from a job that never saved one.
+        "forkable": checkpoint_path(services.job_workdir(job.pk), "best").exists(),
     }
     return render(request, "demos/job_detail.html", context)
 

@@ -2,6 +2,7 @@
 // progress, charts, the epoch table, samples, test metrics and exports. A finished job renders
 // the same way from its stored events; after a drop the page reconnects with the last seq and
 // loses nothing.
+import { batchLoss, smooth } from "./chart_math.js";
 import { live, showConnection } from "./live.js";
 
 const job = JSON.parse(document.getElementById("job-data").textContent);
@@ -21,7 +22,8 @@ const state = {
   startedAt: job.started_at ? Date.parse(job.started_at) : null,
   epochs: new Map(), // epoch -> data
   bestEpoch: null,
-  smoothed: null,
+  lastBatch: null, // {epoch, step, mean}: the last batch event drawn
+  history: [], // every event, in seq order, for a replay
 };
 // Read by the browser tests, handy in the console too.
 window.playground = { state, epochPoints: [], batchPoints: [] };
@@ -30,7 +32,8 @@ $("settings").textContent = JSON.stringify(
   { hyperparameters: job.hyperparameters, precision: job.precision, strategy: job.strategy,
     ran_with: job.run_info }, null, 1);
 
-const fmt = (v, digits = 4) => (typeof v === "number" ? v.toFixed(digits) : "–");
+// Integers (a count of classes, an epoch) print as integers.
+const fmt = (v, digits = 4) => (typeof v !== "number" ? "–" : Number.isInteger(v) ? String(v) : v.toFixed(digits));
 const bytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} kB`);
 const duration = (s) => {
   if (!isFinite(s) || s < 0) return "–";
@@ -40,35 +43,72 @@ const duration = (s) => {
 
 const PALETTE = ["#0b57d0", "#d93025", "#188038", "#e37400", "#9334e6", "#12b5cb", "#b06000", "#5f6368"];
 
-function lineChart(canvas) {
+// Epoch k is drawn at x = k (the axis starts at 1); the loss chart's batches lie between, the
+// first epoch's in (0, 1].
+function lineChart(canvas, min) {
   return new Chart(canvas, {
     type: "line",
     data: { datasets: [] },
     options: {
       animation: false, parsing: false, normalized: true, responsive: true,
-      scales: { x: { type: "linear", title: { display: true, text: "epoch" }, min: 0 } },
+      scales: {
+        x: { type: "linear", title: { display: true, text: "epoch" }, min, ticks: { precision: 0 } },
+        y: { type: "linear", position: "left" },
+        // Metrics that leave [0, 1] (a GAN's distinct classes, 0-10) get their own axis, so the
+        // 0-1 ones do not flatten.
+        wide: { type: "linear", position: "right", display: "auto", grid: { drawOnChartArea: false } },
+      },
       plugins: { legend: { position: "bottom" } },
     },
   });
 }
 
-const lossChart = lineChart($("loss-chart"));
-const metricsChart = lineChart($("metrics-chart"));
+const lossChart = lineChart($("loss-chart"), 0);
+const metricsChart = lineChart($("metrics-chart"), 1);
+const BATCHES = "loss (per batch)";
 
 // One dataset per log name, created when first seen: losses in one chart, the rest in the other.
-function series(name) {
+function series(name, first = 0) {
   const chart = name.includes("loss") ? lossChart : metricsChart;
   let dataset = chart.data.datasets.find((d) => d.label === name);
   if (!dataset) {
-    const color = name === "loss (batches, smoothed)" ? "rgba(11, 87, 208, .35)"
+    const color = name === BATCHES ? "rgba(11, 87, 208, .45)"
       : PALETTE[(chart.data.datasets.length + (name.startsWith("val_") ? 1 : 0)) % PALETTE.length];
-    dataset = { label: name, data: [], borderColor: color, backgroundColor: color, borderWidth: 2,
-      pointRadius: name.includes("batches") ? 0 : 2, borderDash: name.startsWith("val_") ? [5, 3] : [] };
-    if (name.includes("batches")) dataset.borderWidth = 1;
+    dataset = { label: name, data: [], raw: [], borderColor: color, backgroundColor: color, borderWidth: 2,
+      pointRadius: name === BATCHES ? 0 : 2, borderDash: name.startsWith("val_") ? [5, 3] : [],
+      yAxisID: chart === metricsChart && (first < 0 || first > 1) ? "wide" : "y" };
+    if (name === BATCHES) dataset.borderWidth = 1;
     chart.data.datasets.push(dataset);
   }
   return dataset;
 }
+
+const view = { smoothing: Number($("smoothing")?.value || 0), log: false };
+
+function push(dataset, point) {
+  dataset.raw.push(point);
+  if (view.smoothing) dataset.data = smooth(dataset.raw, view.smoothing);
+  else dataset.data.push(point);
+}
+
+function restyle() {
+  for (const chart of [lossChart, metricsChart]) {
+    for (const dataset of chart.data.datasets) dataset.data = smooth(dataset.raw, view.smoothing);
+  }
+  lossChart.options.scales.y.type = view.log ? "logarithmic" : "linear";
+  redraw();
+}
+
+$("replay").addEventListener("click", replay);
+$("smoothing")?.addEventListener("input", (event) => {
+  view.smoothing = Number(event.target.value);
+  $("smoothing-value").textContent = view.smoothing.toFixed(2);
+  restyle();
+});
+$("log-scale")?.addEventListener("change", (event) => {
+  view.log = event.target.checked;
+  restyle();
+});
 
 let redrawQueued = false;
 function redraw() {
@@ -116,16 +156,52 @@ function showProgress({ epoch, epochs, step, steps, samples_per_s }) {
   $("progress-text").textContent = text;
 }
 
-function onBatch(data) {
+function drawBatch(data) {
   const x = data.epoch - 1 + data.step / data.steps;
-  const loss = data.logs?.loss;
-  if (typeof loss === "number" && isFinite(loss)) {
-    state.smoothed = state.smoothed === null ? loss : 0.7 * state.smoothed + 0.3 * loss;
-    series("loss (batches, smoothed)").data.push({ x, y: state.smoothed });
-    window.playground.batchPoints.push({ x, loss });
-  }
-  if (!FINISHED.has(state.status)) showProgress(data);
+  const loss = batchLoss(state.lastBatch, data);
+  if (loss === null) return null;
+  state.lastBatch = { epoch: data.epoch, step: data.step, mean: data.logs.loss };
+  push(series(BATCHES), { x, y: loss });
   redraw();
+  return { x, loss };
+}
+
+function drawEpoch(data) {
+  for (const [name, value] of Object.entries(data.logs || {})) {
+    if (typeof value === "number" && isFinite(value)) push(series(name, value), { x: data.epoch, y: value });
+  }
+  redraw();
+}
+
+function onBatch(data) {
+  const point = drawBatch(data);
+  if (point) window.playground.batchPoints.push(point);
+  if (!FINISHED.has(state.status)) showProgress(data);
+}
+
+// Replay: a finished job's curves drawn again at a pace a person can follow (an epoch every
+// 300 ms, its batches between), from the events this page already has. ?replay starts it.
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function replay() {
+  const button = $("replay");
+  button.disabled = true;
+  for (const chart of [lossChart, metricsChart]) {
+    for (const dataset of chart.data.datasets) {
+      dataset.raw = [];
+      dataset.data = [];
+    }
+  }
+  state.lastBatch = null;
+  redraw();
+  const events = state.history.filter((m) => m.type === "batch" || m.type === "epoch");
+  const batchesPerEpoch = Math.max(1, events.filter((m) => m.type === "batch").length / Math.max(1, state.epochs.size));
+  for (const message of events) {
+    await pause(message.type === "epoch" ? 300 : Math.max(10, 300 / batchesPerEpoch));
+    if (message.type === "batch") drawBatch(message.data);
+    else drawEpoch(message.data);
+  }
+  button.disabled = false;
 }
 
 function epochColumns(logs) {
@@ -143,9 +219,7 @@ function epochColumns(logs) {
 function onEpoch(data) {
   const logs = data.logs || {};
   state.epochs.set(data.epoch, data);
-  for (const [name, value] of Object.entries(logs)) {
-    if (typeof value === "number" && isFinite(value)) series(name).data.push({ x: data.epoch, y: value });
-  }
+  drawEpoch(data);
   window.playground.epochPoints.push({ epoch: data.epoch, ...logs });
   if (data.best_epoch) state.bestEpoch = data.best_epoch;
 
@@ -219,7 +293,36 @@ function showFilm(index) {
     slider.addEventListener("input", () => showFrame(Number(slider.value)));
     const label = document.createElement("span");
     label.id = "film-label";
-    $("sample").replaceChildren(image, document.createElement("br"), slider, label);
+    // Play the epochs as a film: frames per second from the speed menu, from the first frame
+    // again when it is at the last.
+    const play = Object.assign(document.createElement("button"), { type: "button", id: "film-play", textContent: "▶ Play" });
+    const speed = document.createElement("select");
+    speed.id = "film-speed";
+    speed.setAttribute("aria-label", "Frames per second");
+    speed.append(...[1, 2, 5, 10].map((fps) => new Option(`${fps} / s`, fps, false, fps === 2)));
+    let timer = null;
+    const pause = () => {
+      clearInterval(timer);
+      timer = null;
+      play.textContent = "▶ Play";
+    };
+    const start = () => {
+      if (Number(slider.value) >= Number(slider.max)) slider.value = 0;
+      showFrame(Number(slider.value));
+      timer = setInterval(() => {
+        if (Number(slider.value) >= Number(slider.max)) return pause();
+        slider.value = Number(slider.value) + 1;
+        showFrame(Number(slider.value));
+      }, 1000 / Number(speed.value));
+      play.textContent = "❚❚ Pause";
+    };
+    play.addEventListener("click", () => (timer ? pause() : start()));
+    speed.addEventListener("change", () => { if (timer) { pause(); start(); } });
+    slider.addEventListener("pointerdown", pause);
+    const controls = document.createElement("p");
+    controls.className = "film-controls";
+    controls.append(play, " ", speed, " ", slider, label);
+    $("sample").replaceChildren(image, controls);
   }
   const following = Number(slider.value) === Number(slider.max) || slider.max === "";
   slider.max = film.length - 1;
@@ -238,6 +341,11 @@ function showFrame(index) {
 function onLog({ message = "", warning }) {
   if (warning) banner(message, "warning");
   else if (message.startsWith("Early stopping")) banner(message, "info");
+  // Until the first batch, the state line is what the worker last said ("quality judge ready
+  // in 2.0 s", "mixed_float16 needs a GPU; runs in float32").
+  if (!state.epochs.size && !state.lastBatch && !FINISHED.has(state.status) && message) {
+    $("progress-text").textContent = message;
+  }
 }
 
 function onArtifact(a) {
@@ -269,6 +377,18 @@ function onArtifact(a) {
 function onFinalStatus(data) {
   if (data.status === "failed") banner(`Failed: ${data.error || "see the event stream"}`, "error");
   if (data.status === "cancelled") banner("Cancelled.", "info");
+  // A job that ended before its first batch has nothing to chart.
+  const drawn = [lossChart, metricsChart].some((chart) => chart.data.datasets.some((d) => d.raw.length));
+  if (FINISHED.has(data.status)) {
+    $("charts").hidden = !drawn;
+    $("epochs-box").hidden = !state.epochs.size;
+    $("replay").hidden = !drawn;
+    if (drawn && new URLSearchParams(location.search).has("replay") && !state.replayed) {
+      state.replayed = true;
+      replay();
+    }
+  }
+  if ($("retry")) $("retry").hidden = !["failed", "cancelled"].includes(data.status);
 }
 
 function showTestMetrics(metrics) {
@@ -305,6 +425,7 @@ function onSnapshot(snapshot) {
 
 function onEvent(message) {
   state.lastSeq = message.seq;
+  state.history.push(message);
   appendRaw(message);
   const data = message.data;
   switch (message.type) {
@@ -322,6 +443,27 @@ async function refreshTestMetrics() {
   const response = await fetch(urls.job, { headers: { Accept: "application/json" } });
   if (response.ok) showTestMetrics((await response.json()).test_metrics);
 }
+
+// Retry: the same spec as a new job (quotas and limits apply as to any submission).
+$("retry")?.addEventListener("click", async () => {
+  $("retry").disabled = true;
+  const spec = { recipe: job.recipe, dataset: job.dataset, hyperparameters: job.hyperparameters, engine: job.engine,
+    precision: job.precision, strategy: job.strategy, gpus: job.gpus,
+    ...(job.parent ? { parent: { job: job.parent, freeze: job.freeze || "none",
+      epoch: /^\d+$/.test(job.parent_epoch) ? Number(job.parent_epoch) : job.parent_epoch || "best" } } : {}) };
+  const response = await fetch("/api/v1/jobs/", {
+    method: "POST", credentials: "same-origin", body: JSON.stringify(spec),
+    headers: { "Content-Type": "application/json", Accept: "application/json",
+      "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) {
+    location.href = `/jobs/${body.id}/`;
+  } else {
+    banner(`Could not retry: ${body.detail || JSON.stringify(body)}`, "error");
+    $("retry").disabled = false;
+  }
+});
 
 $("cancel")?.addEventListener("click", async () => {
   $("cancel").disabled = true;
