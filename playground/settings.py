@@ -311,6 +311,8 @@ SPECTACULAR_SETTINGS = {
 PLAYGROUND_QUOTA_CONCURRENT_JOBS = env_int("PLAYGROUND_QUOTA_CONCURRENT_JOBS", 5)
 PLAYGROUND_QUOTA_SAMPLE_EPOCHS = env_int("PLAYGROUND_QUOTA_SAMPLE_EPOCHS", 10_000_000)
 PLAYGROUND_SUBMIT_RATE = env_str("PLAYGROUND_SUBMIT_RATE", "30/min")
+# Network diagrams (POST /api/v1/architecture/) per user or visitor's IP; each builds a model.
+PLAYGROUND_ARCHITECTURE_RATE = env_str("PLAYGROUND_ARCHITECTURE_RATE", "120/min")
 # How big one job's model may be (trainer/sizing.py estimates it from the spec; 0 = no limit,
 # staff exempt), checked at submission. Recipe defaults peak at 3.4 M parameters (the
 # translator), 285 MB of activations per batch (the GAN on MNIST) and 321 MB of disk (the

@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from playground.accounts.urls import share_urlpatterns
 from playground.datasets.api import DatasetViewSet
-from playground.jobs import api_races, browser, serving
+from playground.jobs import api_architecture, api_races, browser, serving
 from playground.jobs.api import JobArtifactView, JobSnapshotView, JobViewSet, RecipeListView
 
 router = DefaultRouter()
@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/v1/jobs/<int:pk>/snapshot/<path:path>", JobSnapshotView.as_view(), name="job-snapshot"),
     *serving.urlpatterns(),  # each recipe's own actions (Recipe.actions)
     *browser.urlpatterns(),  # jobs that train in the browser (docs/browser-training.md)
+    path("api/v1/architecture/", api_architecture.ArchitectureView.as_view(), name="architecture"),
     path("api/v1/races/", api_races.RaceCreateView.as_view(), name="race-create"),
     path("api/v1/races/<int:pk>/", api_races.RaceDetailView.as_view(), name="race-detail"),
     path("api/v1/", include(router.urls)),

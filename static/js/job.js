@@ -4,6 +4,7 @@
 // loses nothing.
 import { batchLoss, smooth } from "./chart_math.js";
 import { live, showConnection } from "./live.js";
+import { drawNetwork } from "./network_diagram.js";
 
 const job = JSON.parse(document.getElementById("job-data").textContent);
 const $ = (id) => document.getElementById(id);
@@ -557,6 +558,13 @@ function showStopped({ epoch }) {
     }
   });
 }
+
+// The network, drawn when first opened (a diagram builds the model on the server).
+$("network-box").addEventListener("toggle", () => {
+  if ($("network-box").open && !$("network-diagram").dataset.state) {
+    drawNetwork($("network-diagram"), { recipe: job.recipe, dataset: job.dataset, hyperparameters: job.hyperparameters });
+  }
+});
 
 showStatus(job.status);
 window.playground.live = live(urls.ws, { after: 0, onSnapshot, onEvent, onState: showConnection($("connection")) });

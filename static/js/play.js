@@ -1,3 +1,5 @@
+import { drawNetwork } from "./network_diagram.js";
+
 // Keeps the whole configuration in the URL query, so the address bar is always a link that
 // reproduces this setup. Only values that differ from the page's defaults are written.
 const form = document.getElementById("recipe-form");
@@ -48,4 +50,54 @@ if (vary && sweepValues) {
     event.preventDefault();
     document.getElementById("start-sweep").click();
   });
+}
+
+// The network these settings build (network_diagram.js), redrawn a moment after a change; a
+// setting that does not parse leaves the last diagram as it was.
+
+const schema = JSON.parse(document.getElementById("recipe-schema").textContent);
+const diagram = document.getElementById("network-diagram");
+
+function parsed(type, raw) {
+  const text = raw.trim();
+  if (type === "int_list" || type === "str_list") {
+    const items = text.split(",").map((item) => item.trim()).filter(Boolean);
+    return type === "int_list" ? items.map(Number) : items;
+  }
+  if (type === "int" || type === "float") return text === "" ? NaN : Number(text);
+  return text;
+}
+
+function formSpec() {
+  const data = new FormData(form);
+  const hyperparameters = {};
+  for (const [name, { type }] of Object.entries(schema.hyperparameters)) {
+    if (!data.has(name)) continue;
+    // As the server parses a form (playground/demos/forms.py).
+    const value = type === "bool" ? ["1", "true", "on", "yes"].includes(data.get(name).trim().toLowerCase())
+      : parsed(type, data.get(name));
+    if ([].concat(value).some((v) => typeof v === "number" && !Number.isFinite(v))) return null;
+    hyperparameters[name] = value;
+  }
+  return { recipe: schema.name, dataset: data.get("dataset") || undefined, hyperparameters };
+}
+
+let timer = null;
+let drawn = null;
+function redrawNetwork() {
+  clearTimeout(timer);
+  timer = setTimeout(async () => {
+    const spec = formSpec();
+    if (!spec) return;
+    const key = JSON.stringify(spec);
+    if (key === drawn) return;
+    drawn = key;
+    await drawNetwork(diagram, spec);
+  }, 400);
+}
+
+if (diagram) {
+  form.addEventListener("input", redrawNetwork);
+  form.addEventListener("change", redrawNetwork);
+  redrawNetwork();
 }
