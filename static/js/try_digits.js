@@ -2,6 +2,7 @@
 // Keras model can be asked about the same preprocessed input for comparison.
 import { conventionFor, inkFromRgba, preprocess } from "./digit_preprocess.js";
 import { drawOn } from "./draw_pad.js";
+import { inspector } from "./inspect_neurons.js";
 import { live } from "./live.js";
 
 const config = JSON.parse(document.getElementById("try-config").textContent);
@@ -15,6 +16,7 @@ const variantSelect = $("variant");
 let model = null;          // the loaded tf.LayersModel
 let inputShape = null;     // [height, width, channels]
 let busy = false, again = false;
+let neurons = null;        // the "inspect neurons" view of the loaded model, made when first opened
 
 const chart = new Chart($("chart"), {
   type: "bar",
@@ -58,6 +60,7 @@ async function loadVariant(variant) {
   }
   if (model) model.dispose();
   model = loaded;
+  neurons = null;
   inputShape = [height, width, channels];
   padContext.lineWidth = conventionFor(height, width) === "fill" ? 30 : 22;
   if (!backendChosen) await chooseFastestBackend();
@@ -147,6 +150,10 @@ async function predictDrawing() {
   $("prediction").textContent = `${className(k)} (${(100 * probabilities[k]).toFixed(1)}%)`;
   $("latency").textContent = `${latencyMs.toFixed(2)} ms`;
   pad.dataset.predicted = className(k);
+  if ($("neurons-box").open) {
+    neurons ??= inspector(model, inputShape, $("neurons"));
+    await neurons.show(pixels);
+  }
 }
 
 function drawPreview(pixels) {
@@ -263,3 +270,6 @@ window.tryDigits = { loadVariant, predictPixels, get inputShape() { return input
 await tf.ready();
 $("backend").textContent = tf.getBackend();
 await loadVariant(variantSelect.value);
+
+// Opening "inspect neurons" draws the current digit's activations at once.
+$("neurons-box").addEventListener("toggle", () => { if ($("neurons-box").open) schedulePrediction(); });

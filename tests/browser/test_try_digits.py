@@ -117,3 +117,24 @@ def test_another_users_digits_page_is_a_404(site, page):
     response = page.goto(f"{site.base_url}/try/digits/{job['id']}/")
 
     assert response.status == 404
+
+
+def test_inspect_neurons_shows_lenets_filters_and_each_layers_activations_for_the_drawing(site, page):
+    job = wait_until_succeeded(site, submit(site, {"recipe": "lenet", "hyperparameters": {"epochs": 1}}))
+    log_in(page, site)
+    page.goto(f"{site.base_url}/try/digits/{job['id']}/")
+    page.wait_for_selector("#pad[data-model=float32]", timeout=30_000)
+    page.click("#neurons-box summary")
+
+    draw_a_seven(page)
+
+    page.wait_for_selector("#neurons[data-layers='6']")  # conv, pool, conv, pool, dense, dense
+    assert page.locator("#neurons .neuron-map.filter").count() == 20  # the first convolution's 5×5 filters
+    titles = page.eval_on_selector_all("#neurons h3", "hs => hs.map(h => h.textContent)")
+    assert any("20 maps of 8×8" in t for t in titles) and any("10 units" in t for t in titles)
+    # The maps are of this drawing: not blank.
+    inked = page.evaluate("""() => [...document.querySelectorAll('#neurons .neuron-map:not(.filter)')]
+        .filter(c => new Set(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).size > 2).length""")
+    assert inked > 5
+    screenshot(page, "inspect_neurons")
+    assert page.console_errors == []
