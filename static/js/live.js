@@ -39,6 +39,8 @@ export function live(path, {
   let resumedAt = -Infinity;
   let stopped = false;
   let timer = null;
+  let known = 0; // the highest seq the server said the job has
+  let catchUpTimer = null;
 
   const setState = (next, detail = {}) => {
     state = next;
@@ -61,7 +63,16 @@ export function live(path, {
       retryMs = firstRetryMs;
       setState("live");
     }
-    if (message.type === "snapshot") return onSnapshot(message.data, message);
+    if (message.type === "snapshot") {
+      // The job's last seq when the server read it: the replay behind the snapshot brings the
+      // events up to it. A replay that never comes (the last events of a job that then ended,
+      // so no later event reveals the gap) is asked for again.
+      if (sequenced && Number.isInteger(message.data?.last_seq)) {
+        known = Math.max(known, message.data.last_seq);
+        catchUp();
+      }
+      return onSnapshot(message.data, message);
+    }
     if (!sequenced || typeof message.seq !== "number") return onMessage(message);
     if (message.seq <= lastSeq) return; // replayed, already seen
     if (message.seq > lastSeq + 1) {
@@ -73,7 +84,26 @@ export function live(path, {
       return;
     }
     lastSeq = message.seq;
+    if (lastSeq < known) { // still catching up: ask again only after a second without events
+      clearTimeout(catchUpTimer);
+      catchUpTimer = null;
+      catchUp();
+    }
     onEvent(message);
+  }
+
+  // While the page is behind what the server said it has, ask for the rest every resumeEveryMs.
+  function catchUp() {
+    if (catchUpTimer !== null) return;
+    catchUpTimer = setTimeout(() => {
+      catchUpTimer = null;
+      if (stopped || lastSeq >= known) return;
+      if (state === "live" && Date.now() - resumedAt >= resumeEveryMs) {
+        resumedAt = Date.now();
+        send({ type: "resume", after: lastSeq });
+      }
+      catchUp();
+    }, resumeEveryMs);
   }
 
   function connect() {
@@ -96,6 +126,7 @@ export function live(path, {
   function close() {
     if (stopped) return;
     stopped = true;
+    clearTimeout(catchUpTimer);
     if (timer !== null) {
       clearTimeout(timer);
       timer = null;

@@ -191,3 +191,21 @@ test("the badge and the shared note show what the sockets do", () => {
   of(2)("closed");
   assert.equal(note.hidden, true);
 });
+
+test("a replay that never arrives is asked for again, up to the last seq the snapshot named", () => {
+  const { seen } = opened(3);
+  latest().opens();
+  // The job ended at seq 6; the replay of 4..6 is lost on the way (no later event shows a gap).
+  latest().says({ seq: 3, type: "snapshot", job: 7, data: { status: "succeeded", last_seq: 6 } });
+  assert.deepEqual(latest().sent, []);
+
+  mock.timers.tick(1000);
+  assert.deepEqual(latest().sent, [{ type: "resume", after: 3 }]);
+  for (const seq of [4, 5]) latest().says(event(seq));
+  mock.timers.tick(1000);
+  assert.deepEqual(latest().sent.at(-1), { type: "resume", after: 5 });
+  latest().says(event(6));
+  mock.timers.tick(5000);
+  assert.equal(latest().sent.length, 2); // caught up: no more resumes
+  assert.deepEqual(seen.events, [4, 5, 6]);
+});
