@@ -26,6 +26,11 @@ class Field:
                 for choice in self.schema["choices"]]
 
     @property
+    def label(self) -> str:
+        """The name as people write it: "batch_size" → "Batch size"."""
+        return self.name.replace("_", " ").capitalize()
+
+    @property
     def input_value(self) -> str:
         if self.schema["type"].endswith("_list") and isinstance(self.value, list):
             return ", ".join(str(v) for v in self.value)
@@ -50,6 +55,15 @@ def _parse(kind: str, raw: str) -> Any:
 _EXPECTED = {"int": "a whole number", "float": "a number", "int_list": "whole numbers separated by commas"}
 
 
+def _unparsed(kind: str, raw: str) -> str:
+    """What a form field that does not parse as `kind` is told ("Enter a whole number." for an
+    empty one, not "got ''")."""
+    expected = _EXPECTED.get(kind, "a value")
+    if not raw.strip():
+        return f"Enter {expected}."
+    return f"Must be {expected}, not {raw.strip()!r}."
+
+
 def parse_submission(recipe: dict, data) -> tuple[dict, dict]:
     """Returns (spec data, errors) from a query dict; values not given keep their defaults."""
     hyperparameters, errors = {}, {}
@@ -60,14 +74,14 @@ def parse_submission(recipe: dict, data) -> tuple[dict, dict]:
         try:
             hyperparameters[name] = _parse(schema["type"], raw)
         except ValueError:
-            errors[name] = [f"Expected {_EXPECTED.get(schema['type'], 'a value')}, got {raw!r}."]
+            errors[name] = [_unparsed(schema["type"], raw)]
     spec = {"recipe": recipe["name"], "hyperparameters": hyperparameters}
     spec.update({name: data[name] for name in TOP_FIELDS if data.get(name)})
     if "gpus" in spec:
         try:
             spec["gpus"] = _parse("int", spec["gpus"])
         except ValueError:
-            errors["gpus"] = [f"Expected {_EXPECTED['int']}, got {spec.pop('gpus')!r}."]
+            errors["gpus"] = [_unparsed("int", spec.pop("gpus"))]
     return spec, errors
 
 

@@ -159,7 +159,7 @@ def test_the_form_trains_with_a_gpu_count_and_rejects_a_bad_one(client, alice):
     bad = client.post("/play/mlp/", {"gpus": "lots"})
     good = client.post("/play/mlp/", {"gpus": "1"})
 
-    assert bad.status_code == 400 and "Expected a whole number, got &#x27;lots&#x27;." in bad.content.decode()
+    assert bad.status_code == 400 and "Must be a whole number, not &#x27;lots&#x27;." in bad.content.decode()
     assert good.status_code == 302
     job_page = client.get(good["Location"]).content.decode()
     assert "Waiting for a worker with 1 GPU: no online worker consumes queue gpu-1." in job_page
