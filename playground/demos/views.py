@@ -19,6 +19,7 @@ from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
 from playground.jobs.models import JobGroup
 from playground.jobs.serializers import JobSerializer
+from playground.ops import registry
 from trainer.checkpoint import checkpoint_path
 from trainer.recipes import recipe_catalog
 
@@ -99,7 +100,9 @@ def play(request, recipe: str):
     context = {"recipe": recipe_info, "fields": hp_fields, "top": top, "errors": errors, "quota_error": quota_error,
                "fork": {k: data.get(k, "") for k in ("parent", "parent_epoch", "freeze")},
                "sweep": {"choices": sweep_choices(recipe_info, data.get("vary")), "values": data.get("values", ""),
-                         "errors": {field: errors.get(field, []) for field in ("vary", "values")}}}
+                         "errors": {field: errors.get(field, []) for field in ("vary", "values")}},
+               # The play page warns before a job asks for more GPUs than any online worker has.
+               "gpus_online": max(registry.online().values_list("gpus", flat=True), default=0)}
     return render(request, "demos/play.html", context, status=status)
 
 

@@ -101,3 +101,19 @@ if (diagram) {
   form.addEventListener("change", redrawNetwork);
   redrawNetwork();
 }
+
+// More GPUs than any online worker has: the job would wait in its queue until such a worker
+// comes online; say so before it is submitted.
+const gpus = document.getElementById("id_gpus");
+const gpusWarning = document.getElementById("gpus-warning");
+function warnGpus() {
+  const wanted = Number(gpus.value);
+  const most = Number(gpusWarning.dataset.online);
+  gpusWarning.hidden = !(wanted > most);
+  gpusWarning.textContent = `No online worker has ${wanted} GPU${wanted === 1 ? "" : "s"} (the most is ${most}): `
+    + "the job will wait in its queue until such a worker comes online.";
+}
+if (gpus && gpusWarning) {
+  gpus.addEventListener("input", warnGpus);
+  warnGpus();
+}

@@ -193,3 +193,12 @@ def test_a_multi_worker_job_says_how_many_of_its_workers_are_online(api, setting
     assert waiting == ("Waiting for 2 workers on queue training: 1 online. The job fails if they have not "
                        "all joined within 300 s of the first one.")
     assert ready is None
+
+
+@pytest.mark.django_db
+def test_the_play_page_knows_the_most_gpus_an_online_worker_has_to_warn_before_submitting(client):
+    assert 'id="gpus-warning" data-online="0"' in client.get("/play/mlp/").content.decode()
+
+    registry.register("celery@gpu-box", ["training", "gpu-1"], TWO_GPUS)
+
+    assert 'id="gpus-warning" data-online="2"' in client.get("/play/mlp/").content.decode()
