@@ -17,9 +17,16 @@ const chartNote = $("chart-note");
 const batchMetrics = new Set(config.batch_metrics);
 
 const query = new URLSearchParams(location.search);
+// The usual metrics first, then the others alphabetically, as the page's view orders them.
+const USUAL = ["loss", "val_loss", "accuracy", "val_accuracy"];
+const rank = (name) => (USUAL.includes(name) ? `0${USUAL.indexOf(name)}` : `1${name}`);
 function addMetric(name) {
-  if ([...metricPick.options].some((option) => option.value === name)) return;
-  metricPick.add(new Option(name, name));
+  const options = [...metricPick.options];
+  if (options.some((option) => option.value === name)) return;
+  const before = options.find((option) => rank(option.value) > rank(name));
+  const chosen = metricPick.value;
+  metricPick.add(new Option(name, name), before ?? null);
+  metricPick.value = chosen; // adding the first option would choose it
 }
 const wanted = query.get("metric");
 if (wanted && config.metrics.includes(wanted)) metricPick.value = wanted;
@@ -124,7 +131,7 @@ function follow(job, column) {
       if (type === "epoch") {
         job.epochs.push({ x: data.epoch, t, logs });
         Object.keys(logs).forEach(addMetric);
-        if (!metricPick.value) metricPick.value = logs.val_loss !== undefined ? "val_loss" : Object.keys(logs)[0];
+        if (!metricPick.value) metricPick.value = "val_loss" in logs ? "val_loss" : metricPick.options[0]?.value ?? "";
       } else if (data.steps) {
         job.batches.push({ x: data.epoch - 1 + data.step / data.steps, t, logs });
         // Thinned as the page's view thins stored ones: every other point once over twice the cap.
