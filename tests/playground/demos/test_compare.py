@@ -130,20 +130,20 @@ def test_epoch_points_start_at_one_with_seconds_since_the_job_started(alice):
     assert shown["started_ms"] == round(started.timestamp() * 1000)
 
 
-def test_batch_points_are_thinned_evenly_to_the_cap_keeping_the_last(alice, monkeypatch):
+def test_batch_points_are_thinned_evenly_to_the_cap_keeping_the_first_and_the_last(alice, monkeypatch):
     monkeypatch.setattr(compare, "MAX_BATCH_POINTS", 5)
     job = job_of(alice)
-    for step in range(1, 13):
-        events.publish(job.pk, "batch", {"epoch": 1 + (step > 6), "step": (step - 1) % 6 + 1, "steps": 6,
-                                         "logs": {"loss": 1 / step}})
+    for step in range(1, 15):
+        events.publish(job.pk, "batch", {"epoch": 1 + (step > 7), "step": (step - 1) % 7 + 1, "steps": 7,
+                                         "logs": {"n": step, "loss": 1 / step}})
 
     shown = logged_in(alice).get(f"/compare/?jobs={job.pk}").context["config"]
 
     points = shown["jobs"][0]["batches"]
-    assert len(points) == 5 and shown["jobs"][0]["batch_count"] == 12
-    assert [p["x"] for p in points] == [round(1 / 6, 4), round(4 / 6, 4), round(1 + 1 / 6, 4), round(1 + 4 / 6, 4), 2.0]
-    assert points[-1]["logs"]["loss"] == 1 / 12
-    assert shown["batch_metrics"] == ["loss"] and shown["metrics"] == []
+    assert [p["logs"]["n"] for p in points] == [1, 4, 7, 10, 14] and shown["jobs"][0]["batch_count"] == 14
+    assert [p["x"] for p in points] == [round(1 / 7, 4), round(4 / 7, 4), 1.0, round(1 + 3 / 7, 4), 2.0]
+    assert points[-1]["logs"]["loss"] == 0.0714286, "6 significant digits"
+    assert shown["batch_metrics"] == ["loss", "n"] and shown["metrics"] == []
 
 
 def test_the_results_show_final_and_test_metrics_per_job(alice):
