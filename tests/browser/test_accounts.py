@@ -40,6 +40,12 @@ def test_sign_up_log_out_log_in_and_manage_api_tokens(site, page):
 
     page.goto(f"{site.base_url}/accounts/tokens/")
     assert page.locator("#new-key").count() == 0  # the key is shown once
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.click("button[aria-label='Revoke laptop']")  # asked, and not confirmed: nothing happens
+    assert questions and "Revoke “laptop”?" in questions[0]
+    assert page.locator("#tokens tr[data-name='laptop']").count() == 1
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[aria-label='Revoke laptop']")
     page.wait_for_selector("text=Revoked “laptop”")
     assert page.locator("#tokens tr[data-name='laptop']").count() == 0

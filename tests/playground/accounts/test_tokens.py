@@ -146,3 +146,15 @@ async def test_the_websocket_accepts_a_named_token_and_refuses_it_once_revoked(a
     ws = connect()
     await ws.connect()
     assert (await ws.receive_output())["code"] == 4401
+
+
+def test_the_demo_users_token_has_a_name_a_person_reads_and_replaces_one_named_the_old_way(capsys):
+    from django.contrib.auth import get_user_model
+
+    call_command("ensure_demo_user", "--username", "demo", "--password", "demo")
+    user = get_user_model().objects.get(username="demo")
+    ApiToken.issue(user, "ensure_demo_user")  # what an older version named it
+
+    call_command("ensure_demo_user", "--username", "demo", "--password", "demo")
+
+    assert list(user.api_tokens.values_list("name", flat=True)) == ["printed by make run"]

@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand
 
 from playground.accounts.models import ApiToken
 
-TOKEN_NAME = "ensure_demo_user"
+# The name people see on /accounts/tokens/; keys made before it had a name read as code.
+TOKEN_NAME = "printed by make run"
+OLD_TOKEN_NAMES = ("ensure_demo_user",)
 
 
 class Command(BaseCommand):
@@ -24,7 +26,7 @@ class Command(BaseCommand):
         user.save()
         # Only a digest of each key is stored, so "print the token" means issuing a fresh one;
         # the previous key this command printed for the user stops working.
-        ApiToken.objects.filter(user=user, name=TOKEN_NAME).delete()
+        ApiToken.objects.filter(user=user, name__in=(TOKEN_NAME, *OLD_TOKEN_NAMES)).delete()
         _, key = ApiToken.issue(user, TOKEN_NAME)
         verb = "created" if created else "updated"
         self.stderr.write(f"user {username!r} {verb} (password {password!r}); API token:")
