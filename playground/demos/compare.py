@@ -86,8 +86,8 @@ def job_series(job: Job) -> dict:
         epoch, step, steps = data.get("epoch"), data.get("step"), data.get("steps")
         if not all(isinstance(n, int) for n in (epoch, step)) or not isinstance(steps, int) or steps <= 0:
             continue
-        thinned.append({"x": round(epoch - 1 + step / steps, 4), "t": _seconds(created, start),
-                        "logs": _numbers(data.get("logs"))})
+        thinned.append({"x": round(epoch - 1 + step / steps, 4), "epoch": epoch, "step": step,
+                        "t": _seconds(created, start), "logs": _numbers(data.get("logs"))})
     if len(thinned) > MAX_BATCH_POINTS:  # the last one came on top of the evenly spaced ones
         thinned = [*thinned[:MAX_BATCH_POINTS - 1], thinned[-1]]
     return {"epochs": epochs, "batches": thinned, "batch_count": count, "after": job.last_seq}

@@ -1,11 +1,12 @@
 // Numbers behind the job page's charts, kept apart from the page so node can test them.
 
-/** The loss of the batches since the previous reported one. A batch event's loss is Keras'
- * running mean since its epoch began; plotting that draws a sawtooth that drops at every epoch
- * boundary, where the mean starts again. previous: {epoch, step, mean} of the last event drawn
- * (or null); returns null when the event carries no finite loss. */
-export function batchLoss(previous, { epoch, step, logs }) {
-  const mean = logs?.loss;
+/** A metric (the loss by default) of the batches since the previous reported one. A batch
+ * event's logs are Keras' running means since its epoch began; plotting those draws a sawtooth
+ * that drops at every epoch boundary, where the means start again. previous: {epoch, step,
+ * mean} of the last event drawn for this metric (or null); returns null when the event carries
+ * no finite value of it. */
+export function batchValue(previous, { epoch, step, logs }, metric = "loss") {
+  const mean = logs?.[metric];
   if (typeof mean !== "number" || !isFinite(mean)) return null;
   if (!previous || previous.epoch !== epoch || previous.step >= step) return mean;
   return (mean * step - previous.mean * previous.step) / (step - previous.step);

@@ -3,6 +3,7 @@
 // each job started. The stored points come in #compare-config (read by the page's view); an
 // unfinished job is followed live (live.js) from the seq they end at. The picks live in the
 // address bar (?metric=, x=time, batch=1), so a link reproduces the view.
+import { batchValue } from "./chart_math.js";
 import { anyReconnecting, live } from "./live.js";
 
 const config = JSON.parse(document.getElementById("compare-config").textContent);
@@ -51,10 +52,20 @@ const chart = new Chart($("compare-chart"), {
 });
 window.playground = { chart, config, points: [] };
 
+// Per batch, each point is the metric over the batches since the previous point (chart_math.js),
+// not Keras' running mean since the epoch began.
 function drawn(job, metric, batches, axis) {
-  return (batches ? job.batches : job.epochs)
-    .filter((point) => typeof point.logs[metric] === "number")
-    .map((point) => ({ x: axis === "time" ? point.t : point.x, y: point.logs[metric] }));
+  const x = (point) => (axis === "time" ? point.t : point.x);
+  if (!batches) {
+    return job.epochs.filter((point) => typeof point.logs[metric] === "number").map((point) => ({ x: x(point), y: point.logs[metric] }));
+  }
+  let previous = null;
+  return job.batches.flatMap((point) => {
+    const y = batchValue(previous, point, metric);
+    if (y === null) return [];
+    previous = { epoch: point.epoch, step: point.step, mean: point.logs[metric] };
+    return [{ x: x(point), y }];
+  });
 }
 
 function syncUrl() {
@@ -133,7 +144,7 @@ function follow(job, column) {
         Object.keys(logs).forEach(addMetric);
         if (!metricPick.value) metricPick.value = "val_loss" in logs ? "val_loss" : metricPick.options[0]?.value ?? "";
       } else if (data.steps) {
-        job.batches.push({ x: data.epoch - 1 + data.step / data.steps, t, logs });
+        job.batches.push({ x: data.epoch - 1 + data.step / data.steps, epoch: data.epoch, step: data.step, t, logs });
         // Thinned as the page's view thins stored ones: every other point once over twice the cap.
         if (job.batches.length > 2 * config.max_batch_points) {
           job.batches = job.batches.filter((_, i, all) => i % 2 === 0 || i === all.length - 1);

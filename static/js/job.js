@@ -2,7 +2,7 @@
 // progress, charts, the epoch table, samples, test metrics and exports. A finished job renders
 // the same way from its stored events; after a drop the page reconnects with the last seq and
 // loses nothing.
-import { batchLoss, smooth } from "./chart_math.js";
+import { batchValue, smooth } from "./chart_math.js";
 import { live, showConnection } from "./live.js";
 import { drawNetwork } from "./network_diagram.js";
 
@@ -159,7 +159,7 @@ function showProgress({ epoch, epochs, step, steps, samples_per_s }) {
 
 function drawBatch(data) {
   const x = data.epoch - 1 + data.step / data.steps;
-  const loss = batchLoss(state.lastBatch, data);
+  const loss = batchValue(state.lastBatch, data);
   if (loss === null) return null;
   state.lastBatch = { epoch: data.epoch, step: data.step, mean: data.logs.loss };
   push(series(BATCHES), { x, y: loss });
