@@ -114,6 +114,34 @@ PLAYGROUND_DATA_DIR = Path(env_str("PLAYGROUND_DATA_DIR", str(BASE_DIR / "var" /
 MEDIA_ROOT = Path(env_str("PLAYGROUND_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "/media/"
 
+# Where job files (checkpoints, exports, TensorBoard logs, snapshots) and uploaded datasets
+# live. "filesystem": MEDIA_ROOT, one machine's disk (or a shared one). "s3": an S3-compatible
+# bucket through django-storages, so web and workers share no disk; MEDIA_ROOT is then each
+# process's own working and cache folder (playground/jobs/files.py).
+PLAYGROUND_STORAGE = env_str("PLAYGROUND_STORAGE", "filesystem")
+if PLAYGROUND_STORAGE not in ("filesystem", "s3"):
+    raise ImproperlyConfigured(f"PLAYGROUND_STORAGE is {PLAYGROUND_STORAGE!r}; use filesystem or s3.")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if PLAYGROUND_STORAGE == "s3":
+    # django-storages reads these standard names itself; the bucket must exist (docker-compose
+    # creates it with a one-shot service).
+    AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("PLAYGROUND_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    # Private objects; nothing is served from the bucket directly: the web streams a file after
+    # the same access checks as on a disk.
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = True
+    AWS_S3_FILE_OVERWRITE = True  # job files are rewritten in place (latest checkpoint)
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

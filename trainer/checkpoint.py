@@ -31,7 +31,7 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["ResumeState", "Retention", "CHECKPOINT_CHOICES", "checkpoint_path", "saved_epochs", "resume_point",
-           "save_epoch", "restore_latest", "best_weights", "load_checkpoint", "read_weights",
+           "epochs_named", "save_epoch", "restore_latest", "best_weights", "load_checkpoint", "read_weights",
            "write_checkpoint", "read_resume_state", "restore_optimizer", "optimizer_targets"]
 
 CHECKPOINT_CHOICES = ("best", "latest")  # the named checkpoints; any other is an epoch number
@@ -106,7 +106,13 @@ def checkpoint_path(workdir: str | os.PathLike, epoch: int | str) -> Path:
 def saved_epochs(workdir: str | os.PathLike) -> list[int]:
     """Returns the epochs of the job folder `workdir` that have a per-epoch checkpoint (what a
     fork can start from besides "best" and "latest"), ascending."""
-    found = (_EPOCH_FILE.fullmatch(p.name) for p in (Path(workdir) / _FOLDER).glob("*.npz"))
+    return epochs_named(p.name for p in (Path(workdir) / _FOLDER).glob("*.npz"))
+
+
+def epochs_named(names: Iterable[str]) -> list[int]:
+    """Returns the epochs of the per-epoch checkpoint files among `names` (file names in a
+    checkpoint folder, wherever it is stored), ascending."""
+    found = (_EPOCH_FILE.fullmatch(name) for name in names)
     return sorted(int(m.group(1)) for m in found if m)
 
 
@@ -132,13 +138,21 @@ def save_epoch(workdir: str | os.PathLike, model, state: ResumeState, *, improve
     latest.parent.mkdir(parents=True, exist_ok=True)
     write_checkpoint(latest, model, state)
     if improved:
-        shutil.copyfile(latest, checkpoint_path(workdir, "best"))
+        _copy(latest, checkpoint_path(workdir, "best"))
     epoch = state.completed_epochs
-    shutil.copyfile(latest, checkpoint_path(workdir, epoch))
+    _copy(latest, checkpoint_path(workdir, epoch))
     if retention is not None:
         saved = saved_epochs(workdir)
         for pruned in set(saved) - retention.kept(saved, epoch, state.best_epoch):
             checkpoint_path(workdir, pruned).unlink(missing_ok=True)
+
+
+def _copy(source: Path, target: Path) -> None:
+    # Whole or not at all, like write_checkpoint: a reader (a fork, an upload to the storage
+    # while the next epoch trains) never sees half a copy.
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
 
 
 def save_weights_epoch(workdir: str | os.PathLike, weights: list[np.ndarray], state: ResumeState) -> None:
@@ -152,8 +166,8 @@ def save_weights_epoch(workdir: str | os.PathLike, weights: list[np.ndarray], st
     np.savez(partial, *weights, state=np.array(json.dumps(state.__dict__)))
     os.replace(partial, latest)
     if state.best_epoch == state.completed_epochs:
-        shutil.copyfile(latest, checkpoint_path(workdir, "best"))
-    shutil.copyfile(latest, checkpoint_path(workdir, state.completed_epochs))
+        _copy(latest, checkpoint_path(workdir, "best"))
+    _copy(latest, checkpoint_path(workdir, state.completed_epochs))
 
 
 def restore_latest(workdir: str | os.PathLike, model) -> None:

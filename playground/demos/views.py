@@ -14,7 +14,7 @@ from playground.demos.compare import MAX_JOBS
 from playground.demos.forms import form_fields, job_choices, validate_submission
 from playground.demos.job_summary import job_rows
 from playground.demos.sweep_form import sweep_choices, sweep_from_form
-from playground.jobs import services
+from playground.jobs import files, services
 from playground.jobs.browser import ENGINES, engine_errors
 from playground.jobs.forks import form_parent_fields
 from playground.jobs.models import JobGroup
@@ -116,7 +116,7 @@ def job_detail(request, pk: int):
         "try_page": _recipes().get(job.recipe, {}).get("try_page"),
         "share_url": _share_url(request, job),
         # A fork starts from a checkpoint: none is offered from a job that never saved one.
-        "forkable": checkpoint_path(services.job_workdir(job.pk), "best").exists(),
+        "forkable": files.exists(job.pk, checkpoint_path("", "best").as_posix()),
     }
     return render(request, "demos/job_detail.html", context)
 

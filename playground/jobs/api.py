@@ -4,7 +4,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from playground.accounts.throttling import SubmitRateThrottle, submission_throttled
-from playground.jobs import services
+from playground.jobs import files, serving, services
 from playground.jobs.models import Job
 from playground.jobs.serializers import JobCreateSerializer, JobEventSerializer, JobSerializer
 from trainer import inference
@@ -210,7 +210,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
                 {"detail": f"Job {job.pk} {reason}; predictions need a succeeded job with a Keras model."},
                 status=status.HTTP_409_CONFLICT,
             )
-        path = services.job_workdir(job.pk) / model.path
+        path = files.pull(job.pk, model.path)  # a worker wrote it; with S3 storage it is fetched once
         try:
             sample_shape = inference.input_shape(path)  # the first predict loads TensorFlow and the model
         except inference.ModelTooLarge as exc:
@@ -284,7 +284,7 @@ class JobSnapshotView(APIView):
         job = services.visible_jobs(request.user).filter(pk=pk).first()
         if job is None:
             raise Http404("No such job.")
-        root = services.job_workdir(job.pk)
+        root = serving.snapshot_here(job.pk)
         if snapshot.latest(root) is None:
             return Response({"detail": f"Job {job.pk} has no snapshot (it is {job.status}); snapshots are taken "
                                        "while a classifier trains, and its exports are under artifacts/."},
@@ -299,15 +299,25 @@ class JobSnapshotView(APIView):
 
 def artifact_response(job: Job, path: str) -> FileResponse:
     """One of the files the job's artifacts list, and only those: 404 for anything else,
-    including a listed name that resolves outside the job's folder (.., a symlink)."""
+    including a listed name that resolves outside the job's folder (.., a symlink). Streamed
+    from the storage: this machine's disk, or the bucket (files.py)."""
     known = {file for artifact in job.artifacts for file in artifact.get("files", [artifact.get("path")])}
     if path not in known:
         raise Http404("No such artifact.")
     root = services.job_workdir(job.pk).resolve()
     target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
+    if not target.is_relative_to(root) or (target.is_symlink() or (target.exists() and not target.is_file())):
         raise Http404("No such artifact.")
-    return FileResponse(open(target, "rb"), content_type=_content_type(target))
+    try:
+        found = files.open_stored(job.pk, target.relative_to(root).as_posix())
+    except files.StorageUnavailable as exc:
+        return JsonResponse({"detail": f"{exc}; try again shortly."}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if found is None:
+        raise Http404("No such artifact.")
+    stream, size = found
+    response = FileResponse(stream, content_type=_content_type(target))
+    response["Content-Length"] = str(size)
+    return response
 
 
 def _content_type(path: Path) -> str:

@@ -27,7 +27,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from playground.datasets.services import train_dataset
-from playground.jobs import events, services
+from playground.jobs import events, files, services
 from playground.jobs.models import Job
 from trainer import browser as engine
 from trainer.checkpoint import ResumeState
@@ -134,6 +134,7 @@ class ClaimView(APIView):
         try:
             facts = engine.prepare(spec, workdir, settings.PLAYGROUND_DATA_DIR, dataset=train_dataset(spec),
                                    base_models=services.base_model_options(job).get("base_models"))
+            files.push(job.pk, prune=True)  # every export stored before the job says it succeeded
         except Exception as exc:  # DatasetError offline, or a bug: the job says which
             log.exception("job %s: preparing the browser's model and data failed", job.pk)
             reason = str(exc) if isinstance(exc, DatasetError) else services.crash_reason(exc, "before the first epoch")
@@ -329,6 +330,11 @@ class CheckpointView(APIView):
             completed_epochs=epoch, best_epoch=min(best, epoch),
             best_value=val[best - 1] if best <= len(val) else None, history=history,
             last_epoch_event=_last_epoch_event(job, epoch), seed=job.hyperparameters.get("seed")))
+        try:
+            # Where a worker that continues the job finds it (files.py: no shared disk).
+            files.push(job.pk, "checkpoints", prune=True)
+        except files.StorageUnavailable as exc:
+            return Response({"detail": f"The checkpoint could not be stored: {exc}."}, status=503)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -363,6 +369,7 @@ class FinishView(APIView):
                                    settings.PLAYGROUND_DATA_DIR, history=job.metrics, dataset=train_dataset(spec),
                                    max_tfjs_bytes=settings.PLAYGROUND_MAX_TFJS_BYTES or None,
                                    base_models=services.base_model_options(job).get("base_models"))
+            files.push(job.pk, prune=True)  # every export stored before the job says it succeeded
         except Exception as exc:
             log.exception("job %s: finishing the browser's weights failed", job.pk)
             services.fail_job(job.pk, services.crash_reason(exc, f"after epoch {job.completed_epochs}"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from playground.jobs import services
-from trainer.checkpoint import CHECKPOINT_CHOICES, checkpoint_path, saved_epochs
+from playground.jobs import files, services
+from trainer.checkpoint import CHECKPOINT_CHOICES, checkpoint_path, epochs_named
 from trainer.finetune import FREEZE_MODES, architecture_differences, dataset_family
 from trainer.recipes import get_recipe
 from trainer.spec import JobSpec
@@ -48,10 +48,9 @@ def parent_fields(user, parent: Any, spec: JobSpec) -> dict:
     if differences:
         raise ForkError(f"A fork keeps the parent's architecture; these differ from job {job.pk}: "
                         f"{', '.join(differences)}.")
-    workdir = services.job_workdir(job.pk)
-    if not checkpoint_path(workdir, epoch).exists():
+    if not files.exists(job.pk, checkpoint_path("", epoch).as_posix()):
         # Jobs keep only some epochs' checkpoints (settings.PLAYGROUND_CHECKPOINT_KEEP_*).
-        have = saved_epochs(workdir)
+        have = epochs_named(files.names(job.pk, "checkpoints"))
         raise ForkError(f"Job {job.pk} has no checkpoint for epoch {epoch!r}"
                         + (f"; choose one of epochs {', '.join(map(str, have))}, \"best\" or \"latest\"."
                            if have else "; it has not finished an epoch yet."))

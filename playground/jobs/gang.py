@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from playground.jobs import events, leases, services
+from playground.jobs import events, files, leases, services
 from playground.jobs.models import GangSlot, Job
 from trainer.spec import gang_size
 
@@ -209,12 +208,22 @@ def _run_chief(job_id: int, slot: GangSlot, slots: list[GangSlot]) -> None:
         return  # cancelled or failed between forming and starting: the others see it too
     members = ", ".join(f"rank {s.rank} {s.worker} ({s.address})" for s in slots)
     events.publish(job_id, "log", {"message": f"All {len(slots)} workers joined: {members}."})
-    reporter = JobReporter(job_id, lease=lease)
+    # The chief writes the job's files; checkpoints reach the storage after every epoch.
+    reporter = files.PushingReporter(JobReporter(job_id, lease=lease), job_id)
     workdir = services.job_workdir(job_id)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True, exist_ok=True)
-    with leases.keep_alive(lease):
-        outcome = _train(job_id, slot, slots, workdir, reporter)
+    try:
+        files.clear(job_id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with leases.keep_alive(lease):
+            outcome = _train(job_id, slot, slots, workdir, reporter)
+        if outcome.result is not None and not outcome.stopped:
+            reporter.finish()
+    except files.StorageUnavailable as exc:
+        reporter.finish_quietly()
+        services.fail_job(job_id, f"The job's files could not be stored or fetched: {exc}. Retry it once the "
+                                  "storage is back.", lease)
+        return
+    reporter.finish_quietly()
     if outcome.stopped == "cancel":
         events.publish(job_id, "log", {"message": f"Cancelled during epoch {reporter.epoch or 1}; "
                                                   f"stopped all {len(slots)} workers."})

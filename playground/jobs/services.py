@@ -3,14 +3,13 @@ status, so a redelivered task or a racing cancel can never move a job twice."""
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from playground.jobs import events
+from playground.jobs import events, files
 from playground.jobs.models import Job
 from playground.ops.registry import queue_for
 from trainer.spec import JobSpec, gang_size
@@ -28,18 +27,13 @@ class LeaseLost(Exception):
 
 
 def job_workdir(job_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / "jobs" / str(job_id)
+    """The job's folder on this machine (see playground/jobs/files.py for other machines')."""
+    return files.local(job_id)
 
 
 def workdir_bytes(job_id: int) -> int:
-    """Bytes of the files under the job's folder (0 when it has none), for the disk quota."""
-    total = 0
-    for path in job_workdir(job_id).rglob("*"):
-        try:
-            total += path.stat().st_size if path.is_file() else 0
-        except OSError:
-            pass  # renamed or pruned while we walked (a checkpoint write); never fail a finish for it
-    return total
+    """Bytes of the job's stored files (0 when it has none), for the disk quota."""
+    return files.total_bytes(job_id)
 
 
 def visible_jobs(user):
@@ -367,7 +361,7 @@ def base_model_options(job: Job) -> dict:
     for name, pk in _referenced_jobs(job).items():
         base = Job.objects.filter(pk=pk).first()
         artifact = base.artifact("keras") if base is not None else None
-        path = job_workdir(pk) / artifact.path if artifact is not None else None
+        path = files.pull(pk, artifact.path) if artifact is not None else None
         if path is None or not path.exists():
             raise FileNotFoundError(f"job {pk}'s exported model, which {name} names, is gone; submit again "
                                     "with another job")
@@ -381,7 +375,8 @@ def fork_options(job: Job) -> dict:
         return {}
     from trainer.checkpoint import checkpoint_path
 
-    path = checkpoint_path(job_workdir(job.parent_id), job.parent_epoch or "best")
+    name = checkpoint_path("", job.parent_epoch or "best").as_posix()
+    path = files.pull(job.parent_id, name)
     if not path.exists():
         raise FileNotFoundError(f"the parent job's checkpoint {path.name} is gone; fork it again")
     return {"initial_weights": path, "freeze": job.freeze}
@@ -404,15 +399,23 @@ def run_job(job_id: int, worker: str) -> None:
         log.info("job %s is not queued nor abandoned; skipping (redelivery or cancel)", job_id)
         return
     job = Job.objects.get(pk=job_id)
-    reporter = JobReporter(job_id, lease=lease)
+    # Checkpoints go to the storage after every epoch, off the training thread (files.py).
+    reporter = files.PushingReporter(JobReporter(job_id, lease=lease), job_id)
     workdir = job_workdir(job_id)
     reported_epochs = None
-    if lease.resumed:
-        # The workdir holds the last attempt's checkpoint; train() resumes from it.
-        reported_epochs = job.events.filter(type="epoch").count()
-        _log_resume(job_id, workdir, lease)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        if lease.resumed:
+            # The last attempt's checkpoint (brought here when that attempt ran on another
+            # machine); train() resumes from it.
+            reported_epochs = job.events.filter(type="epoch").count()
+            files.pull(job_id, "checkpoints", refresh=True)
+            _log_resume(job_id, workdir, lease)
+        else:
+            files.clear(job_id)
+    except files.StorageUnavailable as exc:
+        reporter.finish_quietly()
+        fail_job(job_id, f"The job could not start: {exc}. Retry it once the storage is back.", lease)
+        return
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         spec = validate_spec(job.spec_dict())
@@ -422,6 +425,11 @@ def run_job(job_id: int, worker: str) -> None:
                            **train_options(job))
         if reporter.lease_lost:
             raise LeaseLost
+        # Every file in the storage before the job says it succeeded: nothing it lists is missing.
+        reporter.finish()
+    except files.StorageUnavailable as exc:
+        fail_job(job_id, f"The job's files could not be stored or fetched: {exc}. Retry it once the storage is "
+                         "back.", lease)
     except LeaseLost:
         log.warning("job %s: lease lost to another worker; %s stops without finishing it", job_id, worker)
     except (TrainingFailed, DatasetError) as exc:
@@ -438,6 +446,9 @@ def run_job(job_id: int, worker: str) -> None:
             cancel_running_job(job_id, lease)
         else:
             succeed_job(job_id, result, lease)
+    finally:
+        # A failed or cancelled job's checkpoints too, for a retry or a fork (best effort).
+        reporter.finish_quietly()
 
 
 def crash_reason(exc: BaseException, where: str) -> str:

@@ -13,14 +13,17 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from playground.jobs import services
+from playground.jobs import files, services
 from trainer.artifacts import Artifact
 from trainer.recipes import actions
 from trainer.serving import ActionRefused, JobView, article, either
 
 
 def job_view(job) -> JobView:
-    """`job` for a serving hook: its facts, typed artifacts, workdir and action URLs."""
+    """`job` for a serving hook: its facts, typed artifacts, workdir and action URLs. The hooks
+    read the exports from the workdir, so with S3 storage they are brought here first."""
+    if job.status == job.Status.SUCCEEDED:
+        files.pull_artifacts(job)
     return JobView(
         pk=job.pk, recipe=job.recipe, dataset=job.dataset, status=job.status,
         artifacts=[Artifact.from_dict(a) for a in job.artifacts], test_metrics=dict(job.test_metrics or {}),
@@ -35,12 +38,22 @@ def snapshot_of(job) -> dict | None:
 
     if job.status != job.Status.RUNNING:
         return None
-    latest = snapshot.latest(services.job_workdir(job.pk))
+    latest = snapshot.latest(snapshot_here(job.pk))
     if latest is None:
         return None
     artifact = Artifact.from_dict(latest["artifact"])
     url = reverse("job-snapshot", args=[job.pk, artifact.path])
     return {**latest, "artifact": dataclasses.replace(artifact, url=url)}
+
+
+def snapshot_here(job_id: int):
+    """The job's folder with its latest snapshot in it: with S3 storage, the snapshot's files
+    new since the last call, and always the newest latest.json (the worker rewrites it)."""
+    from trainer import snapshot
+
+    files.pull(job_id, f"{snapshot.FOLDER}/{snapshot.LATEST}", refresh=True)
+    files.pull(job_id, snapshot.FOLDER)
+    return services.job_workdir(job_id)
 
 
 def action_view(name: str):
