@@ -140,6 +140,14 @@ if PLAYGROUND_STORAGE == "s3":
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
     AWS_S3_FILE_OVERWRITE = True  # job files are rewritten in place (latest checkpoint)
+    from botocore.config import Config
+
+    # Path-style for MinIO and other self-hosted endpoints; a storage that is down fails a
+    # request within seconds (playground/jobs/files.py retries around it, then says so).
+    AWS_S3_CLIENT_CONFIG = Config(
+        s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "path" if AWS_S3_ENDPOINT_URL else "auto")},
+        signature_version="s3v4", retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
+        read_timeout=60)
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
 
 INSTALLED_APPS = [

@@ -42,13 +42,14 @@ def compose(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    result = compose("--profile", "cpu", "config", "--format", "json", DJANGO_SECRET_KEY="x" * 50)
+    result = compose("--profile", "cpu", "config", "--format", "json", DJANGO_SECRET_KEY="x" * 50,
+                     AWS_SECRET_ACCESS_KEY="y" * 40)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_the_compose_file_validates():
-    result = compose("config", "-q", DJANGO_SECRET_KEY="x" * 50)
+    result = compose("config", "-q", DJANGO_SECRET_KEY="x" * 50, AWS_SECRET_ACCESS_KEY="y" * 40)
 
     assert result.returncode == 0, result.stderr
 
@@ -80,17 +81,30 @@ def test_workers_can_be_scaled(config):
         assert "container_name" not in service and not service.get("ports"), name
 
 
-def test_web_and_workers_share_media_and_datasets_and_one_database_and_broker(config):
+def test_web_and_workers_share_a_bucket_one_database_and_one_broker_but_no_disk(config):
     services = config["services"]
     for name in ("web", "worker", "cpu-worker"):
         mounts = {(v["source"], v["target"]) for v in services[name]["volumes"]}
         env = services[name]["environment"]
-        assert {("media", "/media"), ("data", "/data")} <= mounts, name
-        assert env["PLAYGROUND_MEDIA_ROOT"] == "/media" and env["PLAYGROUND_DATA_DIR"] == "/data", name
+        # Files go to MinIO; the only volume is the public-dataset cache.
+        assert mounts == {("data", "/data")}, name
+        assert env["PLAYGROUND_STORAGE"] == "s3" and env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000", name
+        assert env["AWS_STORAGE_BUCKET_NAME"] == "playground" and env["AWS_SECRET_ACCESS_KEY"], name
         assert env["REDIS_URL"].startswith("redis://redis:") and "@postgres:5432/" in env["DATABASE_URL"], name
         assert env["DJANGO_DEBUG"] == "0", name
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert {"media", "data", "pgdata"} <= set(config["volumes"])
+        for before in ("migrate", "bucket"):
+            assert services[name]["depends_on"][before]["condition"] == "service_completed_successfully", name
+    assert services["bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "mc mb --ignore-existing" in " ".join(services["bucket"]["command"])
+    assert services["minio"]["image"].startswith("minio/minio:RELEASE.") and not services["minio"].get("ports")
+    assert {"objects", "data", "pgdata"} <= set(config["volumes"]) and "media" not in config["volumes"]
+
+
+def test_it_refuses_to_start_without_a_storage_secret():
+    result = compose("config", "-q", DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode != 0
+    assert "AWS_SECRET_ACCESS_KEY" in result.stderr
 
 
 def test_every_environment_variable_it_sets_is_read_by_the_settings(config):

@@ -12,7 +12,8 @@ from playground.datasets.serializers import DatasetSerializer, DatasetUploadSeri
 
 
 def refusal(exc: ingest.IngestError) -> Response:
-    """400 names the field, as every other 400 of the API; 413 and 415 carry a `detail`."""
+    """400 names the field, as every other 400 of the API; 413, 415 and 503 (the file storage is
+    down) carry a `detail`."""
     if exc.status == 400:
         return Response({exc.field: [exc.message]}, status=400)
     return Response({"detail": exc.message}, status=exc.status)
@@ -31,7 +32,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
                    responses={201: DatasetSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
-                              415: OpenApiTypes.OBJECT})
+                              415: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def create(self, request, *args, **kwargs):
         """Upload a dataset: checked, converted to arrays and stored; a refusal keeps nothing."""
         upload = DatasetUploadSerializer(data=request.data)

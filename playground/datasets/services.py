@@ -3,6 +3,7 @@ one, and what jobs need of them (ownership and kind at submission, shape for siz
 for the worker). Files go through Django's default storage only, so they can live in S3."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from django.conf import settings
@@ -54,12 +55,28 @@ def create_dataset(owner, name: str, filename: str, content: bytes, kind: str | 
             dataset.version = (latest or 0) + 1
             dataset.file.save("dataset.npz", ContentFile(ingested.data), save=False)
             dataset.save()
-    except BaseException:
+    except BaseException as exc:
         # The row rolled back; the file must not outlive it.
         if dataset.file.name:
-            dataset.file.storage.delete(dataset.file.name)
+            with contextlib.suppress(Exception):  # the storage may be what failed
+                dataset.file.storage.delete(dataset.file.name)
+        if storage_failure(exc):
+            raise ingest.IngestError(f"The file storage could not keep the upload ({exc}); nothing was kept. "
+                                     "Try again shortly.", status=503) from exc
         raise
     return dataset
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """Whether `exc` is the storage failing (a full disk, an S3 endpoint that is down) rather
+    than a bug."""
+    if isinstance(exc, OSError):
+        return True
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return False
+    return isinstance(exc, (BotoCoreError, ClientError))
 
 
 def reserve_storage(owner, adding: int) -> None:

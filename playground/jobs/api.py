@@ -266,7 +266,7 @@ def events_response(request, job: Job) -> Response:
 class JobArtifactView(APIView):
     """A file of a job's exports (model.h5, tfjs/<variant>/model.json and its shards)."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 503: OpenApiTypes.OBJECT})
     def get(self, request, pk: int, path: str):
         job = services.visible_jobs(request.user).filter(pk=pk).first()
         if job is None:

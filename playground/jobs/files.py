@@ -198,9 +198,13 @@ def names(job_id: int, folder: str) -> list[str]:
 
 
 def total_bytes(job_id: int) -> int:
-    """Bytes of the job's stored files (the disk quota's figure)."""
+    """Bytes of the job's stored files (the disk quota's figure): this machine's copy when the
+    storage does not answer (a job failing because of it still gets a figure)."""
     if remote():
-        return sum(_stored(job_id).values())
+        try:
+            return sum(_stored(job_id).values())
+        except StorageUnavailable as exc:
+            log.warning("job %s: counting its stored bytes failed (%s); counting this machine's copy", job_id, exc)
     total = 0
     for path in local(job_id).rglob("*"):
         try:

@@ -404,29 +404,25 @@ def run_job(job_id: int, worker: str) -> None:
     workdir = job_workdir(job_id)
     reported_epochs = None
     try:
-        if lease.resumed:
-            # The last attempt's checkpoint (brought here when that attempt ran on another
-            # machine); train() resumes from it.
-            reported_epochs = job.events.filter(type="epoch").count()
-            files.pull(job_id, "checkpoints", refresh=True)
-            _log_resume(job_id, workdir, lease)
-        else:
-            files.clear(job_id)
-    except files.StorageUnavailable as exc:
-        reporter.finish_quietly()
-        fail_job(job_id, f"The job could not start: {exc}. Retry it once the storage is back.", lease)
-        return
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
         spec = validate_spec(job.spec_dict())
+        # Heartbeats from here on: fetching or clearing files can take a while (or fail slowly).
         with leases.keep_alive(lease):
+            if lease.resumed:
+                # The last attempt's checkpoint (brought here when that attempt ran on another
+                # machine); train() resumes from it.
+                reported_epochs = job.events.filter(type="epoch").count()
+                files.pull(job_id, "checkpoints", refresh=True)
+                _log_resume(job_id, workdir, lease)
+            else:
+                files.clear(job_id)
+            workdir.mkdir(parents=True, exist_ok=True)
             # An upload is read through the storage here (trainer/ knows no Django); None: train() loads it.
             result = train(spec, reporter, workdir, reported_epochs=reported_epochs, dataset=train_dataset(spec),
                            **train_options(job))
-        if reporter.lease_lost:
-            raise LeaseLost
-        # Every file in the storage before the job says it succeeded: nothing it lists is missing.
-        reporter.finish()
+            if reporter.lease_lost:
+                raise LeaseLost
+            # Every file in the storage before the job says it succeeded: nothing it lists is missing.
+            reporter.finish()
     except files.StorageUnavailable as exc:
         fail_job(job_id, f"The job's files could not be stored or fetched: {exc}. Retry it once the storage is "
                          "back.", lease)
