@@ -52,10 +52,14 @@ def key(job_id: int, rel: str | os.PathLike = "") -> str:
     return f"{ROOT}/{job_id}/{rel}".rstrip("/").removesuffix("/.")
 
 
-def _bucket():
+def _storage():
     from django.core.files.storage import default_storage
 
-    return default_storage.bucket
+    return default_storage
+
+
+def _bucket():
+    return _storage().bucket
 
 
 def _retrying(what: str, action):
@@ -65,12 +69,14 @@ def _retrying(what: str, action):
     for attempt in range(RETRIES):
         try:
             return action()
+        except FileNotFoundError:
+            raise  # a local file that went away: the caller's to decide
         except (BotoCoreError, ClientError, OSError) as exc:
             if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 raise
             if attempt == RETRIES - 1:
-                raise StorageUnavailable(f"the file storage (bucket {settings.AWS_STORAGE_BUCKET_NAME}) failed to "
-                                         f"{what} after {RETRIES} tries: {exc}") from exc
+                raise StorageUnavailable(f"the file storage (bucket {_storage().bucket_name}) failed to {what} "
+                                         f"after {RETRIES} tries: {exc}") from exc
             time.sleep(0.5 * 2 ** attempt)
 
 
@@ -97,6 +103,11 @@ def _stat(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+def _upload(path: Path, name: str) -> None:
+    with open(path, "rb") as stream:  # opened per try: boto3 closes it when an upload fails
+        _bucket().upload_fileobj(stream, name)
 
 
 def _unfinished(path: Path) -> bool:
@@ -126,9 +137,7 @@ def push(job_id: int, *folders: str, prune: bool = False) -> int:
         if before is None or _synced.get((job_id, rel)) == before:
             continue
         try:
-            with open(path, "rb") as stream:
-                _retrying(f"store {key(job_id, rel)}",
-                          lambda: (stream.seek(0), _bucket().upload_fileobj(stream, key(job_id, rel))))
+            _retrying(f"store {key(job_id, rel)}", lambda: _upload(path, key(job_id, rel)))
         except FileNotFoundError:
             continue  # pruned while we walked (checkpoint retention, an old snapshot)
         # Rewritten while it went up: send it again next time (the renamed-in file is whole).
