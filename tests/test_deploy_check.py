@@ -50,3 +50,19 @@ def test_every_environment_variable_the_settings_read_is_in_the_docs():
     names = set(re.findall(r'env_(?:str|bool|int|list)\("([A-Z0-9_]+)"', settings_source))
 
     assert names and not {name for name in names if f"`{name}`" not in docs}
+
+
+def test_production_settings_with_files_in_a_bucket_pass_too():
+    result = check_deploy(PLAYGROUND_STORAGE="s3", AWS_STORAGE_BUCKET_NAME="playground",
+                          AWS_S3_ENDPOINT_URL="http://minio:9000", AWS_ACCESS_KEY_ID="playground",
+                          AWS_SECRET_ACCESS_KEY=secrets.token_hex(20), AWS_S3_REGION_NAME="us-east-1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_storage_setting_that_cannot_work_stops_the_process_naming_it():
+    unknown = check_deploy(PLAYGROUND_STORAGE="nfs")
+    no_bucket = check_deploy(PLAYGROUND_STORAGE="s3")
+
+    assert unknown.returncode != 0 and "PLAYGROUND_STORAGE is 'nfs'; use filesystem or s3." in unknown.stderr
+    assert no_bucket.returncode != 0 and "PLAYGROUND_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME." in no_bucket.stderr
