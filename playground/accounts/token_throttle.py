@@ -8,8 +8,10 @@ from django.conf import settings
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
+from playground.accounts.throttling import SharedCacheThrottle
 
-class WrongTokenThrottle(SimpleRateThrottle):
+
+class WrongTokenThrottle(SharedCacheThrottle, SimpleRateThrottle):
     scope = "wrong_token"
 
     def get_rate(self):
