@@ -86,6 +86,17 @@ def publish(job_id: int, type: str, data: dict, fold: Callable[[Job], list[str]]
     return message
 
 
+def publish_first(job: Job, type: str, data: dict) -> dict:
+    """`publish` for the first event of a job created in the current transaction with
+    ``last_seq=1``: no one else can see its row before the commit, so seq 1 needs no UPDATE and
+    re-read of the row (two of a submission's round trips)."""
+    if job.last_seq != 1 or not transaction.get_connection().in_atomic_block:
+        raise ValueError("publish_first() is for a job created with last_seq=1 in the current transaction")
+    message = JobEvent.objects.create(job=job, seq=1, type=type, data=data).message()
+    transaction.on_commit(lambda: broadcast(message))
+    return message
+
+
 def broadcast(message: dict) -> None:
     """Send a persisted message to its job's group; a failure is logged, never raised."""
     layer = get_channel_layer()

@@ -54,7 +54,8 @@ def create_job(owner, spec: JobSpec, *, engine: str = "server", **fields) -> Job
     """
     from playground.jobs.browser import BROWSER_QUEUE
 
-    with transaction.atomic():
+    # No savepoint inside submit_jobs' transaction: a failure here fails the submission whole.
+    with transaction.atomic(savepoint=False):
         job = Job.objects.create(
             owner=owner,
             recipe=spec.recipe,
@@ -67,11 +68,11 @@ def create_job(owner, spec: JobSpec, *, engine: str = "server", **fields) -> Job
             engine=engine,
             queue=BROWSER_QUEUE if engine == "browser" else queue_for(spec.gpus),
             progress={"epoch": 0, "epochs": spec.hyperparameters.get("epochs"), "step": 0, "steps": None},
+            last_seq=1,  # the status event below; the row is then as the database has it
         )
-        _publish_status(job.pk, Status.QUEUED)
+        events.publish_first(job, "status", {"status": Status.QUEUED})
         if engine == "server":
             transaction.on_commit(lambda: _enqueue_or_withdraw(job))
-    job.refresh_from_db()
     return job
 
 
@@ -134,8 +135,7 @@ def submit_jobs(owner, specs: list[JobSpec], *, group_kind: str | None = None, c
         raise SubmissionRefused(errors)
     try:
         with transaction.atomic():
-            quotas.reserve_job_slots(checked_by, len(specs))
-            quotas.reserve_disk(checked_by, specs)
+            quotas.reserve(checked_by, specs)
             group = JobGroup.objects.create(owner=owner, kind=group_kind, vary=vary or "") if group_kind else None
             extra = {"group": group} if group is not None else {}
             if engines is not None:
