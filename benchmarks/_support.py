@@ -30,6 +30,8 @@ class Stack:
     env: dict[str, str]
     logs: Path
     web_pid: int
+    redis_pid: int
+    database_url: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -59,7 +61,8 @@ def service_stack(web_workers: int = 1, env: dict[str, str] | None = None):
             web = start_web(stack_environment, port, tmp_path / "web.log", workers=web_workers)
             processes.append(web)
             wait_for(lambda: web_is_up(base_url), 60, "uvicorn", tmp_path)
-            yield Stack(base_url, f"ws://127.0.0.1:{port}", token, stack_environment, tmp_path, web.pid)
+            yield Stack(base_url, f"ws://127.0.0.1:{port}", token, stack_environment, tmp_path, web.pid, redis.pid,
+                        database_url)
         except BaseException:
             # The logs go with the temporary directory: show the server's side of a failure.
             for log in sorted(tmp_path.glob("*.log")):
@@ -91,6 +94,34 @@ def cpu_seconds(pid: int) -> float:
 
     process = psutil.Process(pid)
     return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+
+
+class BackendCpu:
+    """CPU of the PostgreSQL server processes serving one database (the web process's pooled
+    connections): the database's share of a request, which the web process's CPU leaves out."""
+
+    def __init__(self, database_url: str):
+        self.database = database_url.rsplit("/", 1)[1]
+        self.start = self._times()
+
+    def _times(self) -> dict[int, float]:
+        import psutil
+        import psycopg
+
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))]
+        times = {}
+        for pid in pids:
+            try:
+                times[pid] = sum(psutil.Process(pid).cpu_times()[:2])
+            except psutil.Error:
+                pass  # closed meanwhile, or not on this machine
+        return times
+
+    def seconds(self) -> float:
+        """CPU since this object was made; a backend that started meanwhile counts from 0."""
+        return sum(t - self.start.get(pid, 0.0) for pid, t in self._times().items())
 
 
 def load_average() -> list[float]:

@@ -15,10 +15,11 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import time
 from urllib.parse import urlsplit
 
-from _support import cpu_seconds, latency_summary, load_average, machine, service_stack
+from _support import BackendCpu, cpu_seconds, latency_summary, load_average, machine, service_stack
 
 TARGET_PER_S = 200
 WARMUP_S = 2.0
@@ -112,9 +113,13 @@ def main() -> None:
 
     load_start = load_average()
     with service_stack(web_workers=args.web_workers, env=LIMITS_OUT_OF_THE_WAY) as stack:
-        server_cpu = cpu_seconds(stack.web_pid)
+        server_cpu, redis_cpu, client_cpu = cpu_seconds(stack.web_pid), cpu_seconds(stack.redis_pid), time.process_time()
+        database_cpu = BackendCpu(stack.database_url)
         result = uvloop.run(submit_for(stack.base_url, stack.token, args.concurrency, args.seconds))
         server_cpu = cpu_seconds(stack.web_pid) - server_cpu
+        redis_cpu = cpu_seconds(stack.redis_pid) - redis_cpu
+        client_cpu = time.process_time() - client_cpu
+        database_cpu = database_cpu.seconds()
         listing = requests.get(f"{stack.base_url}/api/v1/jobs/", headers=stack.headers, timeout=30)
         listed = listing.json()["count"] if listing.ok else f"HTTP {listing.status_code}"
         in_queue = queued_tasks(stack.env["REDIS_URL"])
@@ -137,6 +142,13 @@ def main() -> None:
         # Warm-up included: CPU of all uvicorn processes per request answered, the figure that
         # says how many submissions one core can take whatever else the machine runs.
         "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, result["requests_total"]), 2),
+        # The rest of the machine's work per request: the 2 cores are shared by all of it, so the
+        # sum says how many submissions per second the box could take at best.
+        "postgres_cpu_ms_per_request": round(database_cpu * 1000 / max(1, result["requests_total"]), 2),
+        "redis_cpu_ms_per_request": round(redis_cpu * 1000 / max(1, result["requests_total"]), 2),
+        "client_cpu_ms_per_request": round(client_cpu * 1000 / max(1, result["requests_total"]), 2),
+        "ceiling_per_s_on_all_cpus": round((os.cpu_count() or 1) * result["requests_total"]
+                                           / max(1e-9, server_cpu + database_cpu + redis_cpu + client_cpu), 1),
         "jobs_listed_by_api": listed,
         "tasks_in_redis_queue": in_queue,
         "all_accounted_for": listed == in_queue == result["created_total"],
