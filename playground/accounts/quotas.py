@@ -175,7 +175,7 @@ def _estimated_disk_bytes(active: dict[str, int]) -> int:
         try:
             spec = validate_spec(json.loads(key))
         except SpecError:
-            continue  # no longer valid: not estimated, as spec_of() does
+            continue  # no longer valid (a recipe's limits changed): not estimated
         total += jobs * disk_estimate(spec)
     return total
 
@@ -190,14 +190,6 @@ def _finished_disk_bytes(user) -> int:
     for pk in finished.filter(disk_bytes__isnull=True).values_list("pk", flat=True):
         Job.objects.filter(pk=pk).update(disk_bytes=workdir_bytes(pk))
     return finished.aggregate(total=Sum("disk_bytes"))["total"] or 0
-
-
-def spec_of(job: Job) -> JobSpec | None:
-    """The job's spec, or None when it is no longer valid (its disk is then not estimated)."""
-    try:
-        return validate_spec(job.spec_dict())
-    except SpecError:
-        return None
 
 
 def estimate(spec: JobSpec) -> sizing.ModelSize | None:
