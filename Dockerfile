@@ -28,4 +28,4 @@ RUN python manage.py collectstatic --noinput
 ARG PRETRAINED=""
 RUN if [ -n "$PRETRAINED" ]; then PLAYGROUND_DATA_DIR=/data python manage.py fetch_pretrained $PRETRAINED; fi
 EXPOSE 8000
-CMD ["uvicorn", "playground.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--ws-max-size", "65536"]
+CMD ["uvicorn", "playground.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false"]

@@ -48,7 +48,7 @@ run: migrate
 	@$(BIN)/python manage.py ensure_demo_user --username admin --password admin --staff > /dev/null
 	@echo "Playground: http://$(HOST):$(PORT)/  (log in as demo/demo; admin/admin for /admin/)"
 	@echo "API token for demo: $$(cat var/demo-token.txt)  (also in var/demo-token.txt)"
-	$(BIN)/uvicorn playground.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-max-size $(WS_MAX_SIZE)
+	$(BIN)/uvicorn playground.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-max-size $(WS_MAX_SIZE) --ws-per-message-deflate false
 
 test: dev-setup
 	node --test tests/js/

@@ -61,7 +61,7 @@ def manage(env: dict[str, str], *args: str) -> str:
 def start_web(env: dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "uvicorn"), "playground.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on",
-         "--workers", str(workers), "--ws-max-size", "65536"],
+         "--workers", str(workers), "--ws-max-size", "65536", "--ws-per-message-deflate", "false"],
         cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
     )
 
