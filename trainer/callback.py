@@ -39,7 +39,7 @@ def job_callback_class():
                      batch_size: int, num_samples: int, batch_interval: float,
                      sample=None, sample_interval: float = 0.0, monitor: str | None = "val_loss", resume=None,
                      reported_epochs: int | None = None, tensorboard_dir: Path | None = None,
-                     retention=None) -> None:
+                     retention=None, pacer=None) -> None:
             super().__init__()
             # TensorBoard scalars are written here from the epoch logs we already hold:
             # keras.callbacks.TensorBoard cost 6% of the MLP's throughput (overhead.py A/B)
@@ -54,6 +54,8 @@ def job_callback_class():
             self.batch_size = batch_size
             self.num_samples = num_samples
             self.batch_interval = batch_interval
+            # A trainer.pacing.StepPacer, or None: Keras then calls back after every step.
+            self.pacer = pacer
             self.sample = sample
             self.sample_interval = sample_interval  # seconds between samples; the last epoch's always goes
             self.sampled_at = -math.inf
@@ -95,15 +97,23 @@ def job_callback_class():
             if self.resume and not getattr(self, "_restored", False):
                 self._restore(epoch)
             self.epoch = epoch + 1
-            self.epoch_started = self.last_emit = time.perf_counter()
+            self.epoch_started = self.last_emit = self.execution_ended = time.perf_counter()
             self.last_emit -= self.batch_interval  # the first batch may be reported at once
+            self.last_step = 0
 
         def on_train_batch_end(self, batch: int, logs=None) -> None:
+            # With steps_per_execution N, Keras calls this once per N steps with the last
+            # step's index (and running-mean logs up to it): every step number below is
+            # exact, only the ones in between are not seen.
+            now = time.perf_counter()
+            step = batch + 1
+            if self.pacer is not None:
+                self.pacer.after_execution(step - self.last_step, now - self.execution_ended,
+                                           None if self.steps is None else self.steps - step)
+            self.last_step, self.execution_ended = step, now
             if self.events.should_stop():
                 self.cancelled = True
                 self.model.stop_training = True
-            step = batch + 1
-            now = time.perf_counter()
             if now - self.last_emit < self.batch_interval and step != self.steps:
                 return
             self.last_emit = now
