@@ -6,6 +6,7 @@ right checksum is used as is, so a pre-filled directory works without any networ
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
@@ -292,6 +293,16 @@ def _load_idx_dataset(info: DatasetInfo, data_dir: str | os.PathLike | None) -> 
 
 
 def _load_digits(info: DatasetInfo, data_dir: str | os.PathLike | None) -> Dataset:
+    # Each job gets its own arrays: nothing one job does to them reaches the next.
+    x_train, y_train, x_test, y_test = (array.copy() for array in _digits_split())
+    return Dataset(info.name, x_train, y_train, x_test, y_test, 10, (8, 8, 1),
+                   list(info.class_names))
+
+
+@functools.cache
+def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # sklearn parses its CSV on every load_digits() call: once per worker process instead
+    # saves a warm worker 25 ms of its ~0.6 s to a digits job's first epoch event.
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -302,8 +313,7 @@ def _load_digits(info: DatasetInfo, data_dir: str | os.PathLike | None) -> Datas
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=0.2, stratify=y, random_state=0
     )
-    return Dataset(info.name, x_train, y_train, x_test, y_test, 10, (8, 8, 1),
-                   list(info.class_names))
+    return x_train, y_train, x_test, y_test
 
 
 def fizzbuzz_class(number: int) -> int:

@@ -198,3 +198,11 @@ def test_a_verified_file_is_not_hashed_again_until_it_changes(tmp_path, monkeypa
     with pytest.raises(datasets.DatasetError):
         datasets.download("http://127.0.0.1:9/never", path, md5)
     assert hashed[1:2] == [path]
+
+
+def test_each_digits_load_has_its_own_arrays():
+    first, second = load("digits"), load("digits")
+
+    first.x_train[0] = 99.0  # a job that scribbles on its data
+
+    assert second.x_train.max() <= 1.0 and load("digits").x_train.max() <= 1.0
