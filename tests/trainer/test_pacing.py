@@ -120,7 +120,8 @@ def test_paced_batch_events_carry_exact_steps_and_each_epoch_ends_on_its_last(
         assert steps[-1] == 54 and all(b["steps"] == 54 for b in batches)
         gaps = np.diff([0, *steps])
         # Every execution ends on an exact step, none runs more than the cap; each epoch
-        # starts with one step (Keras counts steps from 1 step per execution between epochs).
+        # starts with one step (the pacer sets 1 between epochs, for validation), then
+        # epoch 2 goes straight back to the pace epoch 1 reached.
         assert gaps.min() >= 1 and gaps.max() <= 8
         assert steps[:3] == ([1, 2, 6] if epoch == 1 else [1, 9, 17])
 
