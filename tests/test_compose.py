@@ -55,7 +55,7 @@ def test_the_compose_file_validates():
 
 
 def test_it_refuses_to_start_without_a_secret_key():
-    result = compose("config", "-q")
+    result = compose("config", "-q", AWS_SECRET_ACCESS_KEY="y" * 40)
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr

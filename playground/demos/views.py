@@ -116,9 +116,16 @@ def job_detail(request, pk: int):
         "try_page": _recipes().get(job.recipe, {}).get("try_page"),
         "share_url": _share_url(request, job),
         # A fork starts from a checkpoint: none is offered from a job that never saved one.
-        "forkable": files.exists(job.pk, checkpoint_path("", "best").as_posix()),
+        "forkable": _forkable(job),
     }
     return render(request, "demos/job_detail.html", context)
+
+
+def _forkable(job) -> bool:
+    try:
+        return files.exists(job.pk, checkpoint_path("", "best").as_posix())
+    except files.StorageUnavailable:
+        return False  # the page still opens while the storage is down; forking waits for it
 
 
 def rerun_query(job) -> str:

@@ -4,6 +4,7 @@ and POST /api/v1/jobs/<id>/<action>/ for every extra action a recipe declares
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +18,8 @@ from playground.jobs import files, services
 from trainer.artifacts import Artifact
 from trainer.recipes import actions
 from trainer.serving import ActionRefused, JobView, article, either
+
+log = logging.getLogger(__name__)
 
 
 def job_view(job) -> JobView:
@@ -51,8 +54,12 @@ def snapshot_here(job_id: int):
     new since the last call, and always the newest latest.json (the worker rewrites it)."""
     from trainer import snapshot
 
-    files.pull(job_id, f"{snapshot.FOLDER}/{snapshot.LATEST}", refresh=True)
-    files.pull(job_id, snapshot.FOLDER)
+    try:
+        files.pull(job_id, f"{snapshot.FOLDER}/{snapshot.LATEST}", refresh=True)
+        files.pull(job_id, snapshot.FOLDER)
+    except files.StorageUnavailable as exc:
+        # The job's page and API answer still; at worst without a snapshot, or an older one.
+        log.warning("job %s: its snapshot could not be fetched: %s", job_id, exc)
     return services.job_workdir(job_id)
 
 

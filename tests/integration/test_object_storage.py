@@ -80,7 +80,9 @@ def wait_finished(api, job_id: int, timeout: float, logs: Path) -> dict:
     finished = {}
 
     def done() -> bool:
-        finished.update(api.get(f"/api/v1/jobs/{job_id}/").json())
+        answer = api.get(f"/api/v1/jobs/{job_id}/")
+        assert answer.status_code == 200, answer.text  # a running job's page works with the storage down
+        finished.update(answer.json())
         return finished["status"] in ("succeeded", "failed", "cancelled")
 
     wait_for(done, timeout, f"job {job_id}", logs)
