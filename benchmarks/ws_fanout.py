@@ -55,7 +55,7 @@ def publish_events(job_id: int, count: int, rate: float) -> None:
     print(time.monotonic() - start)
 
 
-async def watch_all(ws_url: str, token: str, clients: int, events: int, compression: bool = True) -> dict:
+async def watch_all(ws_url: str, token: str, clients: int, events: int) -> dict:
     """One client process: open `clients` connections, say "ready", then collect until all events
     arrived everywhere, or nothing more arrived for QUIET_S after the parent's "done" on stdin."""
     import websockets
@@ -70,8 +70,7 @@ async def watch_all(ws_url: str, token: str, clients: int, events: int, compress
         nonlocal ready
         async with connect_gate:
             ws = await websockets.connect(ws_url, additional_headers={"Authorization": f"Token {token}"},
-                                          open_timeout=60, max_queue=None,
-                                          compression="deflate" if compression else None)
+                                          open_timeout=60, max_queue=None)
             assert json.loads(await ws.recv())["type"] == "snapshot"
         ready += 1
         if ready == clients:
@@ -92,7 +91,6 @@ async def watch_all(ws_url: str, token: str, clients: int, events: int, compress
     tasks = [asyncio.create_task(watch(k)) for k in range(clients)]
     await asyncio.wait_for(all_ready.wait(), 300)
     print("ready", flush=True)
-    cpu_start = time.process_time()
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     seen, quiet_since = -1, time.monotonic()
     while not all(task.done() for task in tasks) and time.monotonic() - quiet_since < QUIET_S:
@@ -106,11 +104,10 @@ async def watch_all(ws_url: str, token: str, clients: int, events: int, compress
     missing = sum(len(set(range(events)) - set(r)) for r in received)
     duplicates = sum(len(r) - len(set(r)) for r in received)
     return {"clients": clients, "delivered": sum(len(r) for r in received) - duplicates,
-            "missing": missing, "duplicates": duplicates, "errors": errors, "latencies": latencies,
-            "cpu_s": time.process_time() - cpu_start}
+            "missing": missing, "duplicates": duplicates, "errors": errors, "latencies": latencies}
 
 
-def run_round(stack, clients: int, events: int, rate: float, client_procs: int, compression: bool = True) -> dict:
+def run_round(stack, clients: int, events: int, rate: float, client_procs: int) -> dict:
     import requests
 
     # No worker runs, so the job stays queued; the publisher plays the worker's part.
@@ -121,8 +118,7 @@ def run_round(stack, clients: int, events: int, rate: float, client_procs: int, 
     shares = [clients // client_procs + (1 if k < clients % client_procs else 0) for k in range(min(client_procs, clients))]
     watchers = [
         subprocess.Popen([sys.executable, __file__, "--watch", ws_url, "--token", stack.token,
-                          "--clients", str(share), "--events", str(events), "--output", str(stack.logs / f"watch-{k}.json"),
-                          *([] if compression else ["--no-compression"])],
+                          "--clients", str(share), "--events", str(events), "--output", str(stack.logs / f"watch-{k}.json")],
                          cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for k, share in enumerate(shares)
     ]
@@ -153,7 +149,6 @@ def run_round(stack, clients: int, events: int, rate: float, client_procs: int, 
     duplicates = sum(r["duplicates"] for r in results)
     errors = sum((collections.Counter(r["errors"]) for r in results), collections.Counter())
     summary = latency_summary(latencies)
-    delivered = sum(r["delivered"] for r in results)
     return {
         "clients": clients,
         "events": events,
@@ -164,9 +159,7 @@ def run_round(stack, clients: int, events: int, rate: float, client_procs: int, 
         "client_errors": dict(errors),
         **summary,
         "server_cpu_s": round(server_cpu, 2),
-        "server_cpu_us_per_delivery": round(server_cpu * 1e6 / max(1, delivered), 1),
-        # The watchers share the machine: at 500 × 50 events/s their CPU is the other half of the load.
-        "client_cpu_us_per_delivery": round(sum(r["cpu_s"] for r in results) * 1e6 / max(1, delivered), 1),
+        "server_cpu_us_per_delivery": round(server_cpu * 1e6 / max(1, sum(r["delivered"] for r in results)), 1),
         "publish_s": round(publish_s, 2),
         "achieved_rate_per_s": round(events / publish_s, 1),
         "load_average_before": load_before,
@@ -182,9 +175,6 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=50, help="events per second")
     parser.add_argument("--client-procs", type=int, default=2)
-    parser.add_argument("--no-compression", action="store_true",
-                        help="watchers do not offer permessage-deflate (browsers do; uvicorn --ws-per-message-deflate "
-                             "false refuses it for everyone)")
     parser.add_argument("--publish", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--watch", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -195,7 +185,7 @@ def main() -> None:
     if args.watch is not None:
         import uvloop
 
-        result = uvloop.run(watch_all(args.watch, args.token, args.clients[0], args.events, not args.no_compression))
+        result = uvloop.run(watch_all(args.watch, args.token, args.clients[0], args.events))
         with open(args.output, "w") as out:
             json.dump(result, out)
         return
@@ -203,15 +193,13 @@ def main() -> None:
     load_start = load_average()
     # Hundreds of watchers on one token: the per-user WebSocket cap (50) is not what is measured.
     with service_stack(env={"PLAYGROUND_WS_PER_USER": "0", "PLAYGROUND_WS_RESUMES_PER_MINUTE": "0"}) as stack:
-        rounds = [run_round(stack, n, args.events, args.rate, args.client_procs, not args.no_compression)
-                  for n in args.clients]
+        rounds = [run_round(stack, n, args.events, args.rate, args.client_procs) for n in args.clients]
     print(json.dumps({
         "benchmark": "ws_fanout",
         "path": "JobReporter.on_event -> events.publish (PostgreSQL) -> channels_redis group_send "
                 "-> one uvicorn process -> N websockets clients watching one job",
         "setup": {"database": "PostgreSQL (fresh database)", "redis": "private redis-server",
                   "uvicorn_workers": 1, "client_processes": args.client_procs, "rate_per_s": args.rate,
-                  "permessage_deflate": not args.no_compression,
                   **machine()},
         "target": {"clients": 500, "missing": 0, "p95_ms_below": TARGET_P95_MS},
         "load_average_start": load_start,

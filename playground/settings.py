@@ -393,9 +393,8 @@ else:
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # channels_redis' core layer; a job's watchers share one member per process
-            # (playground/jobs/channel_layer.py says why not its RedisPubSubChannelLayer).
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis' core layer, with one reader per process for all its consumers.
+            "BACKEND": "playground.jobs.channel_layer.FanOutRedisChannelLayer",
             # redis-py's default 5 s socket timeout equals channels_redis's 5 s BZPOPMIN, so an
             # idle consumer's read timed out and dropped its WebSocket every few seconds
             # (measured in tests/integration/test_redis_restart.py); a dead Redis still fails

@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from playground.jobs import channel_layer, events, services
+from playground.jobs import events, services
 from playground.jobs.models import Job, JobEvent
 from playground.jobs.serializers import JobSerializer
 from playground.jobs.ws_limits import ResumeBudget, release_socket_slot, take_socket_slot
@@ -156,7 +156,6 @@ class JobConsumer(ClientFramesConsumer):
     """
 
     client_frames = ("ping", "resume")
-    held: list[dict] | None = None  # live events waiting for a replay to go out first
 
     async def connect(self):
         await self.accept()
@@ -170,14 +169,15 @@ class JobConsumer(ClientFramesConsumer):
             await self.refuse(refusal)
             return
         self.resumes = ResumeBudget()
-        # Join before reading the replay: live events that arrive meanwhile are held until the
-        # replay is out, then de-duplicated by seq.
-        self.last_seq, self.held = after, []
+        # Join before reading the replay: live events that arrive meanwhile queue up behind
+        # connect() and are de-duplicated by seq in job_event.
         self.group = events.group_name(self.job_id)
-        await channel_layer.join(self.channel_layer, self.group, self)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         snapshot, replay = await _snapshot_and_replay(self.job_id, after, self.job_data)
         await self.send_json({"seq": after, "type": "snapshot", "job": self.job_id, "data": snapshot})
-        await self._send_replay(replay)
+        self.last_seq = after
+        for message in replay:
+            await self._send_event(message)
 
     async def check_access(self) -> int | None:
         """Sets self.job_id if the connection may watch that job, else returns the close code."""
@@ -200,9 +200,8 @@ class JobConsumer(ClientFramesConsumer):
 
     async def leave_groups(self) -> None:
         if hasattr(self, "group"):
-            group = self.group
+            await self.channel_layer.group_discard(self.group, self.channel_name)
             del self.group
-            await channel_layer.leave(self.channel_layer, group, self)
         await super().leave_groups()
 
     async def frame_resume(self, content):
@@ -216,38 +215,28 @@ class JobConsumer(ClientFramesConsumer):
             await self.send_error(f'Too many "resume" frames: at most {limit} a minute per connection. '
                                   f"Try again in {max(1, round(wait))} s, or reconnect with ?after=<seq>.")
             return
-        # Live events are held meanwhile, so none slips between the read and last_seq.
-        if self.held is None:
-            self.held = []
+        # Live events wait behind this handler, so none slips between the read and last_seq.
         self.last_seq = after
-        await self._send_replay(await _replay(self.job_id, after))
+        for message in await _replay(self.job_id, after):
+            await self._send_event(message)
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every handler: a hop to the one
+        # sync thread. Relaying an event touches no database, and with hundreds of watchers
+        # per job those hops (one per watcher per event) were most of the server's work
+        # (benchmarks/ws_fanout.py).
+        if message["type"] == "job.event":
+            await self.job_event(message)
+        else:
+            await super().dispatch(message)
 
     async def job_event(self, message):
-        """A live event from this process's relay of the job's group (channel_layer.py), with
-        its JSON text made once for every socket watching the job."""
-        if self.held is not None:
-            self.held.append(message)
-        else:
-            await self._send_event(message["event"], message["frame"])
+        await self._send_event(message["event"])
 
-    async def channel_layer_failed(self) -> None:
-        if not self.closed:
-            await self.close(code=CLOSE_TRY_AGAIN)
-
-    async def _send_replay(self, replay: list[dict]) -> None:
-        for event in replay:
-            await self._send_event(event)
-        # Events held while the replay was read, then any that arrive while these go out:
-        # none may overtake another, or de-duplication by seq would drop it.
-        while self.held:
-            message = self.held.pop(0)
-            await self._send_event(message["event"], message["frame"])
-        self.held = None
-
-    async def _send_event(self, event: dict, frame: str | None = None) -> None:
-        if event["seq"] > self.last_seq and not self.closed:
+    async def _send_event(self, event: dict) -> None:
+        if event["seq"] > self.last_seq:
             self.last_seq = event["seq"]
-            await self.send(text_data=frame if frame is not None else await self.encode_json(event))
+            await self.send_json(event)
 
 
 def _after_from_query(scope) -> int | None:
