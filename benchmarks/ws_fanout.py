@@ -9,11 +9,13 @@ when each event arrived (same machine clock). Prints JSON per N: delivered / mis
 duplicates, p50/p95/max latency, and the server's CPU per delivered message (the figure that
 says what one core sustains, whatever else a shared machine runs).
 
-Measured with one relay per job and process (playground/jobs/channel_layer.py), 2 shared cores at
-load ~2.7: 100 watchers p95 35 ms; 500 watchers p95 3.7 s, CPU-bound: the server spends 40 us per
-delivery (permessage-deflate a third, the socket write per frame a third) and the two watcher
-processes 36 us, so 25,000 deliveries/s need ~1.9 cores. Without permessage-deflate
-(--no-compression; uvicorn --ws-per-message-deflate false for everyone): 22 + 28 us, p95 0.47 s.
+Measured (2 shared cores), with FanOutRedisChannelLayer (one Redis reader per process, each
+watcher its own group member) and uvicorn's permessage-deflate on: 500 watchers p95 10.1 s at
+99.9 us of server CPU per delivery. A relay per job and process (one group member, each event
+serialised once; commit 68c5bdf, reverted in fc93c23 after a delivery bug in the embedded
+mode) measured 44.5 us, and with the web server's deflate off (now the default everywhere) 23.8
+us and p95 71 ms at load 0.6. Compressing each small frame for each watcher was a third of the
+server's CPU per delivery.
 
 The trainer sends at most 4 batch events/s (trainer/run.py batch_interval) plus epoch events,
 so --rate 5-10 is a real job; the default 50 is a stress case.
