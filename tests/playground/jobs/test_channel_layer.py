@@ -8,23 +8,6 @@ import asyncio
 import pytest
 
 from playground.jobs.channel_layer import FanOutRedisChannelLayer
-from tests.support.ci import unavailable
-from tests.support.processes import free_port, redis_is_up, start_redis, stop, wait_for
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    port = free_port()
-    try:
-        server = start_redis(port, tmp_path / "redis.log")
-    except FileNotFoundError as exc:
-        unavailable(str(exc))
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_for(lambda: redis_is_up(url), 10, "redis-server")
-        yield server, url
-    finally:
-        stop([server])
 
 
 async def test_every_member_of_a_group_receives_each_message_once_and_in_order(redis_server):

@@ -14,26 +14,14 @@ from playground.accounts import quotas
 from playground.jobs import services
 from playground.jobs.models import Job
 from tests.conftest import client_for
-from tests.support.ci import unavailable
-from tests.support.processes import free_port, redis_is_up, start_redis, stop, wait_for
 from trainer.spec import validate_spec
 
 MLP = {"recipe": "mlp", "dataset": "digits", "hyperparameters": {"epochs": 1}}
 
 
 @pytest.fixture
-def redis_url(tmp_path):
-    port = free_port()
-    try:
-        server = start_redis(port, tmp_path / "redis.log")
-    except FileNotFoundError as exc:
-        unavailable(str(exc))
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_for(lambda: redis_is_up(url), 10, "redis-server")
-        yield url
-    finally:
-        stop([server])
+def redis_url(redis_server):
+    return redis_server[1]
 
 
 @pytest.mark.django_db
